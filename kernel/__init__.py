@@ -1,0 +1,58 @@
+"""memlaws' kernel: random-embedding associative memories, their schemes and exact errors."""
+
+from kernel.data import (
+    checked_targets,
+    expected_memoriser_error,
+    memoriser_error,
+    modular_targets,
+    sample_counts,
+    sample_tokens,
+    zipf_probabilities,
+)
+from kernel.embeddings import input_embeddings, output_embeddings
+from kernel.memory import (
+    class_sums,
+    matrix_scores,
+    memory_matrix,
+    memory_scores,
+    population_error,
+    readout,
+    scheme_errors,
+)
+from kernel.schemes import (
+    SCHEMES,
+    empirical_power_weights,
+    fill_seen_weights,
+    fill_weights,
+    power_weights,
+    scheme_weights,
+    threshold_counts_weights,
+    threshold_weights,
+)
+
+__all__ = [
+    "SCHEMES",
+    "checked_targets",
+    "class_sums",
+    "empirical_power_weights",
+    "expected_memoriser_error",
+    "fill_seen_weights",
+    "fill_weights",
+    "input_embeddings",
+    "matrix_scores",
+    "memoriser_error",
+    "memory_matrix",
+    "memory_scores",
+    "modular_targets",
+    "output_embeddings",
+    "population_error",
+    "power_weights",
+    "readout",
+    "sample_counts",
+    "sample_tokens",
+    "scheme_errors",
+    "scheme_weights",
+    "threshold_counts_weights",
+    "threshold_weights",
+    "zipf_probabilities",
+]
