@@ -44,9 +44,7 @@ def input_embeddings(
     seed_values = seed_list("seeds", seeds)
     positive_int("N", n_tokens)
     positive_int("d", dim)
-    raw = [
-        streams.standard_normal(s, streams.INPUTS, slice(0, n_tokens), dim) for s in seed_values
-    ]
+    raw = [streams.standard_normal(s, streams.INPUTS, slice(0, n_tokens), dim) for s in seed_values]
     return scale_inputs(torch.stack(raw), dim).to(device=device, dtype=dtype)
 
 

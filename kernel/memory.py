@@ -50,7 +50,9 @@ def memory_scores(
     return inputs @ (sums @ gram)
 
 
-def matrix_scores(matrix: torch.Tensor, inputs: torch.Tensor, outputs: torch.Tensor) -> torch.Tensor:
+def matrix_scores(
+    matrix: torch.Tensor, inputs: torch.Tensor, outputs: torch.Tensor
+) -> torch.Tensor:
     """Scores of any memory ``W`` (``[R, d, d]``): ``s[r, x, y] = u_yᵀ W e_x``; ``[R, N, M]``."""
     return inputs @ matrix.transpose(-1, -2) @ outputs.transpose(-1, -2)
 
@@ -83,12 +85,20 @@ def scheme_errors(
     """Population error of ``W_q`` with random embeddings, for every seed and every ``d``.
 
     ``weights`` is ``q``, ``[N]`` or ``[R, N]``, or a function of ``d`` returning such a tensor
-    (for schemes such as thresholding with ``P = d/8``). Embeddings are drawn from each seed's
+    (for schemes such as thresholding with ``P = d/8``). ``probabilities`` is the measure the
+    error is taken under, ``p`` (``[N]``), or one measure per seed (``[R, N]``, e.g. uniform on
+    the tokens a sample has seen). Embeddings are drawn from each seed's
     stream (``kernel.embeddings``), chunk by chunk, so memory stays at
     ``O(chunk·d_max + d_max·M)`` whatever ``N``. Returns float64 ``[R, len(dims)]``.
     """
     seed_values = seed_list("seeds", seeds)
-    n_tokens, n_seeds = probabilities.shape[0], len(seed_values)
+    n_tokens, n_seeds = probabilities.shape[-1], len(seed_values)
+    measure = weights_tensor("probabilities", probabilities, n_tokens)
+    if measure.ndim == 2 and measure.shape[0] != n_seeds:
+        raise ValueError(
+            f"probabilities has {measure.shape[0]} rows but {n_seeds} seeds were given"
+        )
+    measure = measure.expand(n_seeds, n_tokens)
     positive_int("M", n_classes)
     dim_list = list(dims)
     if not dim_list:
@@ -107,14 +117,14 @@ def scheme_errors(
     errors = torch.zeros(n_seeds, len(dim_list), dtype=torch.float64)
     for r, seed in enumerate(seed_values):
         errors[r] = _replica_errors(
-            q_all[r], probabilities, targets, n_classes, dim_list, seed, outputs, dtype, device
+            q_all[r], measure[r], targets, n_classes, dim_list, seed, outputs, dtype, device
         )
     return errors
 
 
 def _replica_errors(
     q: torch.Tensor,
-    probabilities: torch.Tensor,
+    measure: torch.Tensor,
     targets: torch.Tensor,
     n_classes: int,
     dims: list[int],
@@ -141,22 +151,24 @@ def _replica_errors(
 
     onehot = torch.nn.functional.one_hot(targets, n_classes).to(device=device, dtype=dtype)
     q_device = q.to(device=device, dtype=dtype)
-    # sums[k] = Σ_x q_k(x) z_x onehot(f*(x)) over raw coordinates; scaled per d below
-    sums = torch.zeros(q.shape[0], d_max, n_classes, device=device, dtype=dtype)
+    # sums[k] = Σ_x q_k(x) z_x onehot(f*(x)) over raw coordinates, only as many as needed
+    widths = [d_max] if q.shape[0] == 1 else dims
+    sums = [torch.zeros(w, n_classes, device=device, dtype=dtype) for w in widths]
     for i, chunk in enumerate(chunks):
-        if bool((q[:, chunk] > 0).any()):
-            sums += raw_inputs(i).T @ (q_device[:, chunk, None] * onehot[chunk])
+        for k, width in enumerate(widths):
+            if bool((q[k, chunk] > 0).any()):
+                sums[k] += raw_inputs(i)[:, :width].T @ (q_device[k, chunk, None] * onehot[chunk])
 
     raw_outputs = streams.standard_normal(seed, streams.OUTPUTS, slice(0, n_classes), d_max)
     raw_outputs = raw_outputs.to(device=device, dtype=dtype)
     kernels = []
     for j, dim in enumerate(dims):
         out = scale_outputs(raw_outputs, dim, outputs)
-        sums_d = sums[j if q.shape[0] > 1 else 0, :dim]
+        sums_d = sums[j if len(sums) > 1 else 0][:dim]
         kernels.append(sums_d @ (out @ out.T) / dim)  # e_xᵀ S_d G_d = z_x[:d]ᵀ (this)
 
     targets_device = targets.to(device)
-    p_device = probabilities.to(device=device, dtype=torch.float64)
+    p_device = measure.to(device=device, dtype=torch.float64)
     errors = torch.zeros(len(dims), device=device, dtype=torch.float64)
     for i, chunk in enumerate(chunks):
         z = raw_inputs(i)

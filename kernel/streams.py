@@ -1,9 +1,9 @@
 """Seeded random streams that do not depend on how a computation is chunked or batched.
 
 Every draw is addressed by ``(seed, stream, row block, column block)`` and generated on the CPU
-(normals in float32, uniforms in float64), then cast and moved; so a token's embedding is the same whatever ``N``, the largest
-``d`` asked for, the dtype or the device, and the first ``T`` tokens of a sample of ``T' > T``
-are the sample of size ``T`` (nested data sets).
+(normals in float32, uniforms in float64), then cast and moved; so a token's embedding is the
+same whatever ``N``, the largest ``d`` asked for, the dtype or the device, and the first ``T``
+tokens of a sample of ``T' > T`` are the sample of size ``T`` (nested data sets).
 """
 
 from __future__ import annotations

@@ -51,7 +51,9 @@ def seed_list(name: str, seeds: object) -> list[int]:
     if isinstance(seeds, int) and not isinstance(seeds, bool):
         seeds = [seeds]
     if not isinstance(seeds, Sequence) or isinstance(seeds, str) or len(seeds) == 0:
-        raise ValueError(f"{name} must be an integer >= 0 or a non-empty list of them, got {seeds!r}")
+        raise ValueError(
+            f"{name} must be an integer >= 0 or a non-empty list of them, got {seeds!r}"
+        )
     return [nonnegative_int(f"{name}[{i}]", s) for i, s in enumerate(seeds)]
 
 

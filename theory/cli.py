@@ -1,0 +1,107 @@
+"""The ``memlaws`` command: ``laws`` lists the registry, ``report`` checks every law, and
+``calibrate`` measures each verifier's false-alarm rate and power."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from theory.profiles import PROFILES
+from theory.registry import all_laws
+
+
+def _laws(arguments: argparse.Namespace) -> int:
+    laws = all_laws()
+    if arguments.json:
+        rows = [
+            {
+                "spec": law.spec,
+                "source": law.source,
+                "statement": law.statement,
+                "variable": law.variable,
+                "statistic": law.statistic,
+                "domain": law.domain,
+                "tolerance_reason": law.tolerance_reason,
+                "rival": law.rival_name,
+                "parameters": {
+                    name: {"low": p.low, "high": p.high, "default": p.default, "kind": p.kind}
+                    for name, p in law.parameters.items()
+                },
+            }
+            for law in laws
+        ]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        for law in laws:
+            print(f"{law.spec:5} {law.source:40} {law.statement}")
+    return 0
+
+
+def _report(arguments: argparse.Namespace) -> int:
+    from theory.report import write_report
+
+    records = write_report(Path(arguments.out), arguments.profile, arguments.device, arguments.law)
+    for r in records:
+        print(
+            f"{r['spec']:5} {r['verdict']:12} measured {r['measured']:+.3f} "
+            f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] predicted {r['prediction']:18} "
+            f"rival rejected: {'yes' if r['rival_rejected'] else 'no'}"
+        )
+    print(f"wrote {Path(arguments.out) / 'REPORT.md'} and {Path(arguments.out) / 'laws.json'}")
+    return 0 if all(r["verdict"] == "holds" for r in records) else 1
+
+
+def _calibrate(arguments: argparse.Namespace) -> int:
+    from theory.calibration import calibrate
+
+    results = calibrate(
+        arguments.repeats, arguments.profile, arguments.law, Path(arguments.out), arguments.device
+    )
+    for r in results:
+        print(
+            f"{r['spec']:5} false alarms {r['false_alarms']}/{r['repeats']} "
+            f"(rate {r['false_alarm_rate']:.3f}), rival rejected {r['rival_rejections']}/"
+            f"{r['repeats']} (power {r['power']:.3f}), inconclusive {r['inconclusive']}"
+        )
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="memlaws", description=__doc__)
+    commands = main.add_subparsers(dest="command", required=True)
+
+    laws = commands.add_parser("laws", help="list the registered laws")
+    laws.add_argument("--json", action="store_true", help="print a JSON list")
+    laws.set_defaults(run=_laws)
+
+    report = commands.add_parser("report", help="check every law and write the report")
+    report.add_argument("--profile", choices=PROFILES, default="quick")
+    report.add_argument("--out", default="report", help="output folder (default: report)")
+    report.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    report.add_argument("--law", action="append", help="only this spec id (repeatable)")
+    report.set_defaults(run=_report)
+
+    calibrate = commands.add_parser("calibrate", help="false-alarm rate and power per law")
+    calibrate.add_argument("--profile", choices=PROFILES, default="ci")
+    calibrate.add_argument("--repeats", type=int, default=100)
+    calibrate.add_argument("--out", default="calibration.jsonl", help="JSON lines, resumable")
+    calibrate.add_argument("--device", default="cpu")
+    calibrate.add_argument("--law", action="append", help="only this spec id (repeatable)")
+    calibrate.set_defaults(run=_calibrate)
+    return main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = parser().parse_args(argv)
+    try:
+        return arguments.run(arguments)
+    except ValueError as error:
+        print(f"memlaws: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""What a law is: a predicted value for a per-seed statistic, a rival that the same data must
+reject, a declared tolerance with its reason, the domain where the check applies, and the
+simulation that measures the statistic.
+
+A new law (or conjecture) subclasses ``Law``, fills in the class attributes and the four methods,
+and is registered (``theory.registry``); every generic property, the report and the calibration
+then apply to it.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+Config = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One coordinate of a law's check domain: ``kind`` is ``"float"``, ``"int"`` or ``"log_int"``
+    (an integer drawn uniformly in log scale), between ``low`` and ``high`` inclusive."""
+
+    low: float
+    high: float
+    default: float
+    kind: str = "float"
+    meaning: str = ""
+
+    def validate(self, name: str, value: object) -> float | int:
+        is_int = isinstance(value, int) and not isinstance(value, bool)
+        if self.kind != "float" and not is_int:
+            raise ValueError(
+                f"{name} must be an integer in [{self.low}, {self.high}], got {value!r}"
+            )
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
+            raise ValueError(f"{name} must be a number in [{self.low}, {self.high}], got {value!r}")
+        if not self.low <= value <= self.high:
+            raise ValueError(f"{name} must lie in [{self.low}, {self.high}], got {value!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A claim about the mean of a per-seed statistic.
+
+    ``kind="point"``: the mean equals ``value`` within ``tolerance``. ``kind="above"`` /
+    ``"below"``: the mean is greater / smaller than ``value``.
+    """
+
+    kind: str
+    value: float
+    tolerance: float = 0.0
+    label: str = ""
+
+    def consistent(self, low: float, high: float) -> bool:
+        """Whether a confidence interval ``[low, high]`` supports this claim."""
+        if self.kind == "point":
+            return low - self.tolerance <= self.value <= high + self.tolerance
+        if self.kind == "above":
+            return low > self.value
+        return high < self.value
+
+    def contradicted(self, low: float, high: float) -> bool:
+        """Whether a confidence interval ``[low, high]`` rules this claim out."""
+        if self.kind == "point":
+            return not self.consistent(low, high)
+        if self.kind == "above":
+            return high < self.value
+        return low > self.value
+
+    def describe(self) -> str:
+        if self.kind == "point":
+            return f"{self.value:+.3f} ± {self.tolerance:.3f}"
+        return f"{'>' if self.kind == 'above' else '<'} {self.value:+.3f}"
+
+
+@dataclass
+class Measurement:
+    """What a simulation measured: one statistic per seed, and the curves behind it.
+
+    ``x`` is the swept variable (``[K]``), ``curves`` the measured quantity per seed
+    (``[R, K]``, or ``[R, J, K]`` for a family of curves labelled by ``series``).
+    """
+
+    statistic: np.ndarray
+    x: np.ndarray
+    curves: np.ndarray
+    xlabel: str
+    ylabel: str
+    series: Sequence[str] = ()
+    invalid: str = ""
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class Law(ABC):
+    """A scaling law or conjecture, checked by simulation over seeds."""
+
+    spec: str
+    source: str
+    statement: str
+    statistic: str  # what the per-seed statistic is, e.g. "slope of log error in log d"
+    variable: str  # the variable the law scales in
+    domain: str  # where the theory applies, in words
+    parameters: Mapping[str, Parameter]  # the check domain, drawn from by the properties
+    tolerance_reason: str
+    rival_name: str
+
+    def config(self, **overrides: Any) -> Config:
+        """The default configuration with ``overrides`` applied and every value checked."""
+        unknown = set(overrides) - set(self.parameters)
+        if unknown:
+            raise ValueError(
+                f"unknown parameter(s) {sorted(unknown)} for {self.spec}; "
+                f"allowed: {sorted(self.parameters)}"
+            )
+        merged = {name: p.default for name, p in self.parameters.items()} | overrides
+        for name, parameter in self.parameters.items():
+            merged[name] = parameter.validate(name, merged[name])
+        self.check_admissible(merged)
+        return merged
+
+    def check_admissible(self, config: Config) -> None:
+        """Raise ``ValueError`` when a configuration lies outside the check domain in a way the
+        parameter boxes cannot express (e.g. ``ρ > 1/(2α)``). Every configuration is admissible
+        unless a law says otherwise."""
+        return None
+
+    @abstractmethod
+    def predicted(self, config: Config) -> Prediction:
+        """The law's prediction for the statistic, with its tolerance."""
+
+    @abstractmethod
+    def rival(self, config: Config) -> Prediction:
+        """A rival prediction that the same data must reject."""
+
+    @abstractmethod
+    def measure(self, config: Config, seeds: Sequence[int], device: str = "cpu") -> Measurement:
+        """Simulate with the given seeds and return the per-seed statistic."""
+
+    def exact(self, config: Config) -> np.ndarray | None:
+        """An exact expected curve over the measured ``x`` where the theory gives one."""
+        return None

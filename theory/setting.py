@@ -1,0 +1,44 @@
+"""Helpers shared by the laws: the Zipf setting of a configuration and its grids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from kernel import modular_targets, zipf_probabilities
+from theory.law import Config, Parameter
+from theory.statistics import geometric_grid
+
+POINTS_PER_OCTAVE = 2
+
+ALPHA = Parameter(1.5, 2.5, 2.0, "float", "Zipf exponent α of the token law")
+CLASSES = Parameter(2, 10, 5, "int", "number of classes M")
+
+
+@dataclass(frozen=True)
+class ZipfSetting:
+    """Token probabilities ``[N]`` and targets ``f*(x) = x mod M`` ``[N]`` of a configuration."""
+
+    probabilities: torch.Tensor
+    targets: torch.Tensor
+    n_classes: int
+
+
+def zipf_setting(config: Config) -> ZipfSetting:
+    n_tokens, n_classes = int(config["N"]), int(config.get("M", 1))
+    return ZipfSetting(
+        zipf_probabilities(n_tokens, float(config["alpha"])),
+        modular_targets(n_tokens, n_classes),
+        n_classes,
+    )
+
+
+def grid(config: Config, low: str, high: str, per_octave: int = POINTS_PER_OCTAVE) -> list[int]:
+    """The geometric grid between ``config[low]`` and ``config[high]``."""
+    return geometric_grid(int(config[low]), int(config[high]), per_octave)
+
+
+def as_array(values: list[int]) -> np.ndarray:
+    return np.asarray(values, dtype=float)
