@@ -21,6 +21,7 @@ from kernel.memory import (
 )
 from kernel.schemes import (
     SCHEMES,
+    count_ranking,
     empirical_power_weights,
     fill_seen_weights,
     fill_weights,
@@ -34,6 +35,7 @@ __all__ = [
     "SCHEMES",
     "checked_targets",
     "class_sums",
+    "count_ranking",
     "empirical_power_weights",
     "expected_memoriser_error",
     "fill_seen_weights",

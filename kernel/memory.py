@@ -156,8 +156,11 @@ def _replica_errors(
     sums = [torch.zeros(w, n_classes, device=device, dtype=dtype) for w in widths]
     for i, chunk in enumerate(chunks):
         for k, width in enumerate(widths):
-            if bool((q[k, chunk] > 0).any()):
-                sums[k] += raw_inputs(i)[:, :width].T @ (q_device[k, chunk, None] * onehot[chunk])
+            stored = torch.nonzero(q[k, chunk] > 0).squeeze(1)  # only stored tokens contribute
+            if stored.numel():
+                rows = stored.to(device)
+                weighted = q_device[k, chunk][rows, None] * onehot[chunk][rows]
+                sums[k] += raw_inputs(i)[rows, :width].T @ weighted
 
     raw_outputs = streams.standard_normal(seed, streams.OUTPUTS, slice(0, n_classes), d_max)
     raw_outputs = raw_outputs.to(device=device, dtype=dtype)

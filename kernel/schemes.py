@@ -49,15 +49,24 @@ def fill_seen_weights(counts: torch.Tensor) -> torch.Tensor:
     return (_checked_counts(counts) > 0).to(torch.float64)
 
 
-def threshold_counts_weights(counts: torch.Tensor, n_kept: int, seed: int) -> torch.Tensor:
-    """Keep the ``P`` most frequent *seen* tokens (R3c); ties between equal counts are broken by
+def count_ranking(counts: torch.Tensor, seed: int) -> torch.Tensor:
+    """Tokens ordered by decreasing count, ``[..., N]``; ties between equal counts are broken by
     seeded random keys, not by the (unknown to the learner) true ranking."""
     counts = _checked_counts(counts)
-    int_in_range("P", n_kept, 0, counts.shape[-1])
     (seed,) = seed_list("seed", seed)
     keys = counts.to(torch.float64) + 0.5 * streams.uniform(seed, streams.TIES, counts.shape[-1])
-    order = torch.argsort(keys, dim=-1, descending=True)
-    kept = torch.zeros_like(keys)
+    return torch.argsort(keys, dim=-1, descending=True)
+
+
+def threshold_counts_weights(
+    counts: torch.Tensor, n_kept: int, seed: int, ranking: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Keep the ``P`` most frequent *seen* tokens (R3c), ranked by ``count_ranking`` (pass a
+    precomputed ``ranking`` to reuse it across ``P``)."""
+    counts = _checked_counts(counts)
+    int_in_range("P", n_kept, 0, counts.shape[-1])
+    order = count_ranking(counts, seed) if ranking is None else ranking
+    kept = torch.zeros(counts.shape, dtype=torch.float64)
     kept.scatter_(-1, order[..., :n_kept], 1.0)
     return kept * (counts > 0)
 

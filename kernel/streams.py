@@ -8,6 +8,8 @@ tokens of a sample of ``T' > T`` are the sample of size ``T`` (nested data sets)
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -43,18 +45,19 @@ def standard_normal(seed: int, stream: int, rows: slice, columns: int) -> torch.
     row_parts = []
     for block in range(first_block, last_block + 1):
         parts = [
-            torch.randn(
-                row_block,
-                COLUMN_BLOCK,
-                dtype=torch.float32,
-                generator=block_generator(seed, stream, block, column_block),
-            )
+            _normal_block(seed, stream, block, column_block, row_block)
             for column_block in range(n_column_blocks)
         ]
         row_parts.append(torch.cat(parts, dim=1))
     full = torch.cat(row_parts, dim=0)
     offset = first_block * row_block
     return full[start - offset : stop - offset, :columns]
+
+
+@functools.lru_cache(maxsize=256)  # 64 MiB of recent blocks: sweeps over T reuse a seed's E
+def _normal_block(seed: int, stream: int, block: int, column_block: int, rows: int) -> torch.Tensor:
+    generator = block_generator(seed, stream, block, column_block)
+    return torch.randn(rows, COLUMN_BLOCK, dtype=torch.float32, generator=generator)
 
 
 def uniform(seed: int, stream: int, count: int) -> torch.Tensor:

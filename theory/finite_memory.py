@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from kernel import (
+    count_ranking,
     empirical_power_weights,
     fill_seen_weights,
     memoriser_error,
@@ -96,19 +97,29 @@ class BoundaryInData(Law):
         dims = grid(config, "d_min", "d_max", self.per_octave_in_d)
         counts = sample_counts(setting.probabilities, sizes, seeds)  # [R, K, N]
         surfaces = np.zeros((len(seeds), len(sizes), len(dims)))
-        boundary = np.zeros((len(seeds), len(sizes)))
-        for k in range(len(sizes)):
-            surfaces[:, k] = scheme_errors(
-                self.weights(config, counts[:, k], seeds),
-                self.error_measure(setting, counts[:, k]),
-                setting.targets,
-                setting.n_classes,
-                dims,
-                seeds,
-                device=device,
-            ).numpy()
-            levels = self.levels(setting, counts[:, k], surfaces[:, k])
-            boundary[:, k] = first_crossing(as_array(dims), surfaces[:, k], levels)
+        measures = [self.error_measure(setting, counts[:, k]) for k in range(len(sizes))]
+        for r, seed in enumerate(seeds):  # seed by seed, so that its embeddings stay cached
+            for k in range(len(sizes)):
+                surfaces[r, k] = scheme_errors(
+                    self.weights(config, counts[r : r + 1, k], [seed]),
+                    measures[k].expand(len(seeds), -1)[r],
+                    setting.targets,
+                    setting.n_classes,
+                    dims,
+                    [seed],
+                    device=device,
+                ).numpy()[0]
+        boundary = np.stack(
+            [
+                first_crossing(
+                    as_array(dims),
+                    surfaces[:, k],
+                    self.levels(setting, counts[:, k], surfaces[:, k]),
+                )
+                for k in range(len(sizes))
+            ],
+            axis=1,
+        )
         missing = int(np.isnan(boundary).any(axis=1).sum())
         return Measurement(
             statistic=loglog_slopes(as_array(sizes), boundary),
@@ -169,7 +180,7 @@ class ThresholdAllocation(BoundaryInData):
     )
     domain = (
         "α > 1, T ≪ N^α; d*(T) is where 𝓔 first falls to twice its data-limited floor "
-        "(the memoriser error Σ p·1{n_x = 0} of the same sample)"
+        "(1 − 1/M)·Σ p·1{n_x = 0}: unseen tokens of the same sample, guessed right 1/M of the time"
     )
     parameters = {
         "alpha": ALPHA_ALLOCATION,
@@ -182,10 +193,12 @@ class ThresholdAllocation(BoundaryInData):
     }
 
     def weights(self, config: Config, counts: torch.Tensor, seeds: Sequence[int]) -> Weights:
+        rankings = [count_ranking(counts[r], seed) for r, seed in enumerate(seeds)]
+
         def kept(dim: int) -> torch.Tensor:
             return torch.stack(
                 [
-                    threshold_counts_weights(counts[r], kept_tokens(dim), seed)
+                    threshold_counts_weights(counts[r], kept_tokens(dim), seed, rankings[r])
                     for r, seed in enumerate(seeds)
                 ]
             )
@@ -193,4 +206,5 @@ class ThresholdAllocation(BoundaryInData):
         return kept
 
     def levels(self, setting: ZipfSetting, counts: torch.Tensor, errors: np.ndarray) -> np.ndarray:
-        return 2 * memoriser_error(setting.probabilities, counts).numpy()
+        chance = 1 - 1 / setting.n_classes
+        return 2 * chance * memoriser_error(setting.probabilities, counts).numpy()

@@ -1,0 +1,83 @@
+"""The ``memlaws`` command: listing, the report files, atomic writes, resumable calibration and
+clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from theory import report as report_module
+from theory.cli import main
+
+
+def test_laws_json_lists_every_law(capsys):
+    assert main(["laws", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    specs = [row["spec"] for row in rows]
+    assert {"R1", "R2a", "R2b", "R2c", "R2d", "R3a", "R3b", "R3c"} <= set(specs)
+    assert all(row["source"] and row["statement"] for row in rows)
+
+
+def test_laws_plain_listing(capsys):
+    assert main(["laws"]) == 0
+    assert "Proposition 1" in capsys.readouterr().out
+
+
+REPORT_FIELDS = {
+    "spec", "source", "predicted", "measured", "ci_low", "ci_high", "tolerance", "verdict",
+    "rival", "rival_rejected", "n_seeds", "range", "config", "tolerance_reason",
+}  # fmt: skip
+
+
+def test_report_writes_json_and_markdown(tmp_path, capsys):
+    assert main(["report", "--profile", "quick", "--out", str(tmp_path), "--law", "R1"]) == 0
+    records = json.loads((tmp_path / "laws.json").read_text())
+    assert len(records) == 1 and set(records[0]) >= REPORT_FIELDS
+    assert records[0]["verdict"] == "holds" and records[0]["rival_rejected"]
+    table = (tmp_path / "REPORT.md").read_text()
+    assert "| R1 |" in table and "**holds**" in table
+    assert "R1" in capsys.readouterr().out
+
+
+def test_interrupted_report_leaves_the_previous_one_intact(tmp_path, monkeypatch):
+    (tmp_path / "laws.json").write_text("previous")
+    (tmp_path / "REPORT.md").write_text("previous")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report_module, "run_laws", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        main(["report", "--out", str(tmp_path), "--law", "R1"])
+    assert (tmp_path / "laws.json").read_text() == "previous"
+    assert (tmp_path / "REPORT.md").read_text() == "previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["REPORT.md", "laws.json"]
+
+
+def test_calibration_resumes(tmp_path, capsys):
+    out = tmp_path / "calibration.jsonl"
+    assert main(["calibrate", "--repeats", "2", "--law", "R1", "--out", str(out)]) == 0
+    assert len(out.read_text().splitlines()) == 2
+    assert main(["calibrate", "--repeats", "3", "--law", "R1", "--out", str(out)]) == 0
+    assert len(out.read_text().splitlines()) == 3  # only the missing repeat was run
+    assert "false alarms 0/3" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["report", "--law", "R9"], "unknown law"),
+        (["calibrate", "--repeats", "0", "--law", "R1"], "repeats must be"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_message(arguments, message, capsys, tmp_path):
+    assert main([*arguments, "--out", str(tmp_path / "x")]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unknown_profile_is_refused(capsys):
+    with pytest.raises(SystemExit) as raised:
+        main(["report", "--profile", "huge"])
+    assert raised.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
