@@ -124,6 +124,15 @@ class Law(ABC):
         self.check_admissible(merged)
         return merged
 
+    beyond: Sequence[Mapping[str, Any]] = ()  # changes that leave the stated region
+
+    def beyond_configs(self) -> list[Config]:
+        """Configurations outside the check domain (the default changed by each of ``beyond``),
+        unchecked on purpose: the report shows the verdicts there, where a claim may stop
+        holding."""
+        default = {name: p.default for name, p in self.parameters.items()}
+        return [default | dict(change) for change in self.beyond]
+
     def check_admissible(self, config: Config) -> None:
         """Raise ``ValueError`` when a configuration lies outside the check domain in a way the
         parameter boxes cannot express (e.g. ``ρ > 1/(2α)``). Every configuration is admissible

@@ -23,12 +23,22 @@ def register(law: Law) -> Law:
 def _load_builtin() -> None:
     from theory.finite_data import MemoriserRate
     from theory.finite_memory import EmpiricalFrequency, FillBoundary, ThresholdAllocation
+    from theory.optimisation import (
+        AdamAgainstSGD,
+        BatchSize,
+        LayerNorm,
+        LearnedEmbeddings,
+        Schedule,
+        StepSize,
+        TwoDimensions,
+    )
     from theory.random_embeddings import (
         FrequencyWeighting,
         Overflow,
         Thresholding,
         ThresholdingOptimal,
     )
+    from theory.update_approximation import ApproximationGap, SmallStepRate
 
     for law_type in (
         MemoriserRate,
@@ -39,6 +49,15 @@ def _load_builtin() -> None:
         EmpiricalFrequency,
         FillBoundary,
         ThresholdAllocation,
+        ApproximationGap,
+        SmallStepRate,
+        StepSize,
+        BatchSize,
+        AdamAgainstSGD,
+        LayerNorm,
+        Schedule,
+        LearnedEmbeddings,
+        TwoDimensions,
     ):
         register(law_type())
 

@@ -1,0 +1,645 @@
+"""One-pass training of the paper's models (reference-setting.md), batched over seeds × step sizes.
+
+For a batch of tokens ``x``, with input embeddings ``E`` (``[N, d]``, rows ``e_x``), a memory
+``W`` (``[d, d]``) and output embeddings ``U`` (``[d, M]``, column ``y`` is ``u_y``):
+
+- ``matrix``: ``logits = E[x] W U``, learning ``W`` only;
+- ``learnable``: the same logits, learning ``E``, ``W`` and ``U``;
+- ``exponential``: ``logits = ReLU(E[x]) U``, learning ``E`` and ``U`` (no ``W``);
+
+optionally with layer norm ``z ↦ z / sqrt(‖z‖² + 1e-6)`` on the ``d``-vector just before ``U``.
+The loss is the mean cross-entropy over the batch. The ``R = S·L`` runs of ``S`` seeds × ``L``
+step sizes form one replica axis (replica ``r = s·L + l``): every tensor has a leading ``R`` axis
+and a step is a handful of batched products, with the gradients written out by hand.
+
+A batch of ``B > N`` tokens is folded into per-token counts, so a step touches ``K = min(B, N)``
+rows. Cost of a step per replica:
+
+- SGD on the matrix model without layer norm, or with layer norm from ``W₀ = 0``:
+  ``W = c·W₀ − A Uᵀ`` with ``A`` ``[d, M]``, ``O(K·d·M)`` (``_LowRank``);
+- Adam, or the learnable model, without layer norm: ``O(d²·M + K·d·M)`` (``_Dense``);
+- with layer norm (and a random ``W₀`` for the matrix model): ``O(K·d²)`` (``_Dense``);
+- the exponential model: ``O(K·d·M)``.
+
+Weight decay is decoupled (``p ← (1 − η·λ) p`` before the step, ``η`` the parameter's scheduled
+step size); for SGD this is the same as an L2 penalty ``λ‖p‖²/2``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from kernel import streams
+from kernel.data import checked_targets, modular_targets, sample_tokens, zipf_probabilities
+from kernel.embeddings import OUTPUT_KINDS, input_embeddings, output_embeddings
+from kernel.memory import population_error, readout
+from kernel.validation import choice, nonnegative_int, positive_float, positive_int, seed_list
+
+MODELS = ("matrix", "learnable", "exponential")
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("constant", "step", "cosine")
+INITS = ("random", "zero")
+LEARNED = {"matrix": ("W",), "learnable": ("E", "W", "U"), "exponential": ("E", "U")}
+WEIGHTS = 4  # stream id of the initial memory W₀ (kernel.streams uses ids 0-3)
+WEIGHT_BLOCK = 64  # W₀ is drawn in seeded blocks of 64 × 64 entries
+LAYERNORM_EPS = 1e-6
+ADAM_EPS = 1e-8
+
+
+def nonnegative_float(name: str, value: object) -> float:
+    """Return ``value`` as a float if it is a finite real number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def flag(name: str, value: object) -> bool:
+    """Return ``value`` if it is ``True`` or ``False``."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def step_size_list(name: str, values: object) -> list[float]:
+    """Return step sizes as a non-empty list of finite numbers >= 0."""
+    if isinstance(values, (int, float)) and not isinstance(values, bool):
+        values = [values]
+    if not isinstance(values, Sequence) or isinstance(values, str) or len(values) == 0:
+        raise ValueError(
+            f"{name} must be a number >= 0 or a non-empty list of them, got {values!r}"
+        )
+    return [nonnegative_float(f"{name}[{i}]", v) for i, v in enumerate(values)]
+
+
+@dataclass(frozen=True)
+class TrainingSetup:
+    """One training configuration; ``train`` runs it for many seeds and step sizes at once.
+
+    ``n_tokens`` N, ``n_classes`` M, ``dim`` d, Zipf exponent ``alpha``; ``n_samples`` T tokens
+    seen once, in ``T / batch_size`` consecutive batches. ``init`` is ``W₀`` (entries
+    ``N(0, 1/d)`` or zero; the exponential model has no ``W`` and takes only ``"random"``),
+    ``outputs`` the draw of ``U`` (``kernel.embeddings``). ``schedule``: ``"constant"``;
+    ``"step"``, the step size times ``decay_factor`` from step ``decay_step`` on (0-based);
+    ``"cosine"``, times ``(1 + cos(π t / niter)) / 2`` at step ``t``. Adam uses ``betas`` and,
+    when ``dim_scaled_adam``, steps ``γ/d`` on ``W`` and ``γ/√d`` on ``E`` and ``U``; SGD steps
+    ``γ`` (no momentum, ``betas`` must stay ``(0, 0)``). ``weight_decay`` is decoupled.
+    """
+
+    model: str
+    optimizer: str
+    n_tokens: int
+    n_classes: int
+    dim: int
+    alpha: float
+    n_samples: int
+    batch_size: int
+    layernorm: bool = False
+    init: str = "random"
+    outputs: str = "gaussian"
+    schedule: str = "constant"
+    decay_step: int = 0
+    decay_factor: float = 1.0
+    betas: tuple[float, float] = (0.0, 0.0)
+    weight_decay: float = 0.0
+    dim_scaled_adam: bool = True
+
+    def __post_init__(self) -> None:
+        choice("model", self.model, MODELS)
+        choice("optimizer", self.optimizer, OPTIMIZERS)
+        positive_int("n_tokens", self.n_tokens)
+        positive_int("n_classes", self.n_classes)
+        if self.n_classes > self.n_tokens:
+            raise ValueError(
+                f"n_classes must be an integer in [1, n_tokens] = [1, {self.n_tokens}], "
+                f"got {self.n_classes}"
+            )
+        positive_int("dim", self.dim)
+        positive_float("alpha", self.alpha)
+        positive_int("n_samples", self.n_samples)
+        positive_int("batch_size", self.batch_size)
+        if self.n_samples % self.batch_size:
+            raise ValueError(
+                f"n_samples must be a multiple of batch_size = {self.batch_size}, "
+                f"got {self.n_samples}"
+            )
+        flag("layernorm", self.layernorm)
+        choice("init", self.init, ("random",) if self.model == "exponential" else INITS)
+        choice("outputs", self.outputs, OUTPUT_KINDS)
+        choice("schedule", self.schedule, SCHEDULES)
+        nonnegative_int("decay_step", self.decay_step)
+        nonnegative_float("decay_factor", self.decay_factor)
+        if self.schedule != "step" and (self.decay_step, self.decay_factor) != (0, 1.0):
+            raise ValueError(
+                "decay_step and decay_factor apply to schedule 'step' only; "
+                f"got them with schedule {self.schedule!r}"
+            )
+        if not isinstance(self.betas, tuple) or len(self.betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2) in [0, 1), got {self.betas!r}")
+        for i, beta in enumerate(self.betas):
+            if nonnegative_float(f"betas[{i}]", beta) >= 1:
+                raise ValueError(f"betas[{i}] must be a number in [0, 1), got {beta!r}")
+        if self.optimizer == "sgd" and self.betas != (0.0, 0.0):
+            raise ValueError(f"betas apply to optimizer 'adam' only; got {self.betas!r} with 'sgd'")
+        nonnegative_float("weight_decay", self.weight_decay)
+        flag("dim_scaled_adam", self.dim_scaled_adam)
+
+    @property
+    def niter(self) -> int:
+        """Number of optimisation steps, ``T / B``."""
+        return self.n_samples // self.batch_size
+
+    @property
+    def learned(self) -> tuple[str, ...]:
+        """Names of the trained parameters among ``"E"``, ``"W"``, ``"U"``."""
+        return LEARNED[self.model]
+
+    def step_scale(self, name: str) -> float:
+        """Factor on the step size of parameter ``name``: ``1/d`` (``W``) or ``1/√d`` (``E``,
+        ``U``) under dimension-scaled Adam, else 1."""
+        if self.optimizer == "sgd" or not self.dim_scaled_adam:
+            return 1.0
+        return 1 / self.dim if name == "W" else 1 / math.sqrt(self.dim)
+
+    def schedule_factor(self, step: int) -> float:
+        """Factor on the step size at step ``step`` (0-based) of the schedule."""
+        if self.schedule == "step":
+            return 1.0 if step < self.decay_step else self.decay_factor
+        if self.schedule == "cosine":
+            return (1 + math.cos(math.pi * step / self.niter)) / 2
+        return 1.0
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """``errors``: population error after the last step, float64 ``[S, L]`` (seeds × step
+    sizes). ``steps``: the steps recorded in ``curves`` (float64 ``[S, L, len(steps)]``; step 0
+    is the initialisation), empty without ``record_every``. ``params``: final ``E`` ``[S, L, N,
+    d]``, ``W`` ``[S, L, d, d]`` (models with a memory), ``U`` ``[S, L, d, M]``, on the CPU,
+    when asked for."""
+
+    errors: torch.Tensor
+    niter: int
+    steps: list[int] = field(default_factory=list)
+    curves: torch.Tensor | None = None
+    params: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def initial_weights(
+    seeds: int | Sequence[int],
+    dim: int,
+    *,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
+    """Random initial memories ``W₀``, ``[R, d, d]``, entries ``N(0, 1/d)`` (stream ``WEIGHTS``).
+
+    ``W₀`` at ``d`` is the top-left block of ``W₀`` at any ``d' > d`` (scaled by ``√(d'/d)``).
+    """
+    seed_values = seed_list("seeds", seeds)
+    positive_int("d", dim)
+    n_blocks = -(-dim // WEIGHT_BLOCK)
+    draws = []
+    for seed in seed_values:
+        rows = [
+            torch.cat(
+                [
+                    torch.randn(
+                        WEIGHT_BLOCK,
+                        WEIGHT_BLOCK,
+                        generator=streams.block_generator(seed, WEIGHTS, i, j),
+                    )
+                    for j in range(n_blocks)
+                ],
+                dim=1,
+            )
+            for i in range(n_blocks)
+        ]
+        draws.append(torch.cat(rows)[:dim, :dim])
+    return (torch.stack(draws) / math.sqrt(dim)).to(device=device, dtype=dtype)
+
+
+def initial_parameters(
+    setup: TrainingSetup,
+    seeds: int | Sequence[int],
+    *,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+) -> dict[str, torch.Tensor]:
+    """The model's parameters before training, per seed: ``E`` ``[S, N, d]`` (shared with
+    ``kernel.memory.scheme_errors``), ``U`` ``[S, d, M]``, and ``W`` ``[S, d, d]`` unless the
+    model is exponential."""
+    seed_values = seed_list("seeds", seeds)
+    n, m, d = setup.n_tokens, setup.n_classes, setup.dim
+    params = {
+        "E": input_embeddings(seed_values, n, d, dtype=dtype, device=device),
+        "U": output_embeddings(
+            seed_values, m, d, kind=setup.outputs, dtype=dtype, device=device
+        ).transpose(1, 2),
+    }
+    if setup.model != "exponential":
+        if setup.init == "random":
+            params["W"] = initial_weights(seed_values, d, dtype=dtype, device=device)
+        else:
+            params["W"] = torch.zeros(len(seed_values), d, d, dtype=dtype, device=device)
+    return {name: value.contiguous() for name, value in params.items()}
+
+
+def training_targets(setup: TrainingSetup, targets: object | None) -> torch.Tensor:
+    """``f*`` as int64 ``[N]``: ``x mod M`` by default, else the checked label array."""
+    if targets is None:
+        return modular_targets(setup.n_tokens, setup.n_classes)
+    return checked_targets(targets, setup.n_tokens, setup.n_classes)
+
+
+def recorded_steps(niter: int, record_every: int) -> list[int]:
+    """Steps whose error a curve records: 0, every ``record_every``-th step, and the last."""
+    if record_every == 0:
+        return []
+    return [t for t in range(niter + 1) if t % record_every == 0 or t == niter]
+
+
+def train(
+    setup: TrainingSetup,
+    seeds: int | Sequence[int],
+    lrs: float | Sequence[float],
+    *,
+    targets: object | None = None,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+    record_every: int = 0,
+    return_params: bool = False,
+) -> TrainingResult:
+    """Train ``setup`` for every seed × step size at once; population errors ``[S, L]``.
+
+    A seed fixes the embeddings, ``W₀`` and the data (``kernel.data.sample_tokens``); ``targets``
+    is ``f*`` (default ``x mod M``). ``record_every = k > 0`` also records the error every
+    ``k`` steps (``TrainingResult.curves``); ``return_params`` returns the final parameters.
+    """
+    if not isinstance(setup, TrainingSetup):
+        raise ValueError(f"setup must be a TrainingSetup, got {type(setup).__name__}")
+    seed_values = seed_list("seeds", seeds)
+    lr_values = step_size_list("lrs", lrs)
+    nonnegative_int("record_every", record_every)
+    flag("return_params", return_params)
+    labels = training_targets(setup, targets).to(device)
+    n_seeds, n_lrs = len(seed_values), len(lr_values)
+    probabilities = zipf_probabilities(setup.n_tokens, setup.alpha)
+    initial = initial_parameters(setup, seed_values, dtype=dtype, device=device)
+    params = {name: value.repeat_interleave(n_lrs, dim=0) for name, value in initial.items()}
+    tokens = torch.stack([sample_tokens(probabilities, setup.n_samples, s) for s in seed_values])
+    tokens = tokens.to(device).repeat_interleave(n_lrs, dim=0)
+    lr = torch.tensor(lr_values, dtype=dtype, device=device).repeat(n_seeds)
+    optimizer = _Optimizer(setup, lr)
+    model = _build(setup, params, optimizer)
+    batches = _Batches(setup, tokens, labels, dtype)
+
+    def error() -> torch.Tensor:
+        return population_error(readout(model.scores()), labels, probabilities)
+
+    steps = recorded_steps(setup.niter, record_every)
+    recorded = set(steps)
+    curve = [error()] if steps else []
+    for t in range(setup.niter):
+        model.step(*batches.rows(t), setup.schedule_factor(t))
+        if (t + 1) in recorded:
+            curve.append(error())
+    final = curve[-1] if steps else error()
+    return TrainingResult(
+        errors=final.view(n_seeds, n_lrs),
+        niter=setup.niter,
+        steps=steps,
+        curves=torch.stack(curve, dim=-1).view(n_seeds, n_lrs, -1) if steps else None,
+        params={
+            name: value.cpu().reshape(n_seeds, n_lrs, *value.shape[1:])
+            for name, value in model.parameters().items()
+        }
+        if return_params
+        else {},
+    )
+
+
+class _Batches:
+    """The rows each step touches: flat indices into the replicas' stacked token rows
+    (``[R, K]``, replica ``r``'s token ``x`` is row ``r·N + x``), their targets ``[R, K]`` and
+    loss weights (``1/B``, or ``[R, N, 1]`` per-token counts ``/ B`` when ``B > N``)."""
+
+    def __init__(
+        self, setup: TrainingSetup, tokens: torch.Tensor, labels: torch.Tensor, dtype: torch.dtype
+    ) -> None:
+        n_replicas, n, b = tokens.shape[0], setup.n_tokens, setup.batch_size
+        offsets = torch.arange(n_replicas, device=tokens.device)[:, None] * n
+        batched = tokens.view(n_replicas, setup.niter, b).transpose(0, 1)  # [niter, R, B]
+        self.folded = b > n
+        if self.folded:
+            counts = torch.zeros(setup.niter, n_replicas, n, dtype=dtype, device=tokens.device)
+            counts.scatter_add_(2, batched, torch.ones_like(batched, dtype=dtype))
+            self.weights = counts.unsqueeze(-1) / b
+            self.all_rows = torch.arange(n, device=tokens.device) + offsets
+            self.all_targets = labels.expand(n_replicas, n)
+        else:
+            self.batch_rows = (batched + offsets).contiguous()
+            self.batch_targets = labels[batched]
+            self.weight = 1 / b
+
+    def rows(self, t: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | float]:
+        """Rows, targets and weights of step ``t``."""
+        if self.folded:
+            return self.all_rows, self.all_targets, self.weights[t]
+        return self.batch_rows[t], self.batch_targets[t], self.weight
+
+
+class _Optimizer:
+    """SGD or Adam on parameters with a leading replica axis ``[R, ·, ·]`` and per-replica step
+    sizes ``lr`` ``[R]``. Adam's work tensors are kept between steps (no allocation per step)."""
+
+    def __init__(self, setup: TrainingSetup, lr: torch.Tensor) -> None:
+        self.setup, self.lr = setup, lr
+        self.steps: dict[tuple[str, float], torch.Tensor] = {}
+        self.buffers: dict[tuple[str, str], torch.Tensor] = {}
+        self.count = 0
+
+    def tick(self) -> None:
+        """Start a step (Adam's bias corrections count steps)."""
+        self.count += 1
+
+    def step_size(self, name: str, factor: float) -> torch.Tensor:
+        """Per-replica step of parameter ``name`` at schedule factor ``factor``, ``[R, 1, 1]``."""
+        key = (name, factor)
+        if key not in self.steps:
+            self.steps[key] = (self.lr * (self.setup.step_scale(name) * factor)).view(-1, 1, 1)
+        return self.steps[key]
+
+    def buffer(self, name: str, slot: str, like: torch.Tensor, zero: bool = False) -> torch.Tensor:
+        """A work tensor shaped like ``like``, kept between steps (zeroed when first made, or
+        at every call if ``zero``)."""
+        key = (name, slot)
+        if key not in self.buffers:
+            self.buffers[key] = torch.zeros(like.shape, dtype=like.dtype, device=like.device)
+        elif zero:
+            self.buffers[key].zero_()
+        return self.buffers[key]
+
+    def update(
+        self,
+        name: str,
+        param: torch.Tensor,
+        grad: torch.Tensor | tuple[torch.Tensor, torch.Tensor],
+        factor: float,
+    ) -> None:
+        """One step on ``param`` in place. ``grad`` is a tensor the optimizer may overwrite, or
+        the two factors of a batched product (applied without forming it under SGD)."""
+        step = self.step_size(name, factor)
+        if self.setup.weight_decay:
+            param.mul_(1 - step * self.setup.weight_decay)
+        if self.setup.optimizer == "sgd":
+            if isinstance(grad, tuple):
+                param.baddbmm_(grad[0] * step, grad[1], alpha=-1)
+            else:
+                param.addcmul_(grad, step, value=-1)
+            return
+        if isinstance(grad, tuple):
+            grad = torch.bmm(*grad, out=self.buffer(name, "grad", param))
+        param.addcmul_(self._adam_direction(name, grad), step, value=-1)
+
+    def update_rows(
+        self,
+        name: str,
+        param: torch.Tensor,
+        rows: torch.Tensor,
+        grad_rows: torch.Tensor,
+        factor: float,
+    ) -> None:
+        """One step on embeddings ``param`` ``[R, N, d]`` whose gradient is ``grad_rows``
+        ``[R, K, d]`` at flat rows ``rows`` ``[R, K]`` (repeats add up). SGD moves only those
+        rows; Adam forms the dense gradient (its moments move every row)."""
+        flat = param.view(-1, param.shape[-1])
+        if self.setup.optimizer == "sgd":
+            step = self.step_size(name, factor)
+            if self.setup.weight_decay:
+                param.mul_(1 - step * self.setup.weight_decay)
+            flat.index_add_(0, rows.flatten(), (grad_rows * step).flatten(0, 1), alpha=-1)
+            return
+        grad = self.buffer(name, "rows", param, zero=True)
+        grad.view_as(flat).index_add_(0, rows.flatten(), grad_rows.flatten(0, 1))
+        self.update(name, param, grad, factor)
+
+    def _adam_direction(self, name: str, grad: torch.Tensor) -> torch.Tensor:
+        """``m̂ / (√v̂ + eps)``, torch's Adam formula; may overwrite ``grad``."""
+        beta1, beta2 = self.setup.betas
+        denominator = self.buffer(name, "denominator", grad)
+        if beta1 == beta2 == 0:  # m = g and v = g²: no state to keep
+            torch.abs(grad, out=denominator).add_(ADAM_EPS)
+            return grad.div_(denominator)
+        first = self.buffer(name, "first", grad)
+        second = self.buffer(name, "second", grad)
+        first.mul_(beta1).add_(grad, alpha=1 - beta1)
+        second.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        correction1, correction2 = 1 - beta1**self.count, 1 - beta2**self.count
+        torch.sqrt(second, out=denominator).div_(math.sqrt(correction2)).add_(ADAM_EPS)
+        return torch.div(first, denominator, out=grad).div_(correction1)
+
+
+def _gather(flat: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """Rows ``[R, K, d]`` of the stacked embeddings ``flat`` ``[R·N, d]``."""
+    return torch.nn.functional.embedding(rows, flat)
+
+
+def _normalise(h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Layer norm ``z = h / s``, ``s = sqrt(‖h‖² + eps)`` per row; returns ``z`` and ``s``."""
+    scale = (h.square().sum(-1, keepdim=True) + LAYERNORM_EPS).sqrt()
+    return h / scale, scale
+
+
+def _normalise_backward(z: torch.Tensor, scale: torch.Tensor, grad_z: torch.Tensor) -> torch.Tensor:
+    """Gradient through the layer norm: ``∂/∂h = (g − z (z·g)) / s``."""
+    return (grad_z - z * (z * grad_z).sum(-1, keepdim=True)) / scale
+
+
+def _logit_gradient(
+    logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | float, onehot: torch.Tensor
+) -> torch.Tensor:
+    """Gradient of the mean cross-entropy in the logits, ``w·(softmax − onehot(y))``."""
+    return torch.softmax(logits, dim=-1).sub_(onehot[targets]).mul_(weights)
+
+
+class _LowRank:
+    """SGD on the matrix model: every gradient is ``P Uᵀ`` with ``P = E[x]ᵀ G'`` (``[d, M]``),
+    so ``W = c·W₀ − A Uᵀ`` and the logits' matrix is ``W U = c·W₀U − A (UᵀU)``.
+
+    Without layer norm ``G' = G``, the logits' gradient. With layer norm, ``h = e W`` must stay
+    in the span of ``U``'s columns, which holds from ``W₀ = 0``: then ``h = v Uᵀ`` with
+    ``v = −e A``, ``‖h‖² = (e W U)·v``, and the layer-norm backward pass gives
+    ``G' = (G − (v/s)(logits·G)) / s``.
+    """
+
+    def __init__(
+        self,
+        setup: TrainingSetup,
+        params: dict[str, torch.Tensor],
+        optimizer: _Optimizer,
+        onehot: torch.Tensor,
+    ) -> None:
+        self.setup, self.optimizer, self.onehot = setup, optimizer, onehot
+        self.inputs, self.outputs, self.initial = params["E"], params["U"], params["W"]
+        self.flat_inputs = self.inputs.view(-1, setup.dim)
+        self.initial_scores = self.initial @ self.outputs  # c·W₀U, [R, d, M]
+        self.gram = self.outputs.transpose(1, 2) @ self.outputs  # UᵀU, [R, M, M]
+        self.update = torch.zeros_like(self.initial_scores)  # A
+        self.scale = torch.ones_like(self.initial_scores[:, :1, :1])  # c
+
+    def _memory_scores(self) -> torch.Tensor:
+        return torch.baddbmm(self.initial_scores, self.update, self.gram, alpha=-1)
+
+    def step(
+        self,
+        rows: torch.Tensor,
+        targets: torch.Tensor,
+        weights: torch.Tensor | float,
+        factor: float,
+    ) -> None:
+        e = _gather(self.flat_inputs, rows)  # [R, K, d]
+        logits = torch.bmm(e, self._memory_scores())
+        if self.setup.layernorm:
+            v = -torch.bmm(e, self.update)
+            scale = ((logits * v).sum(-1, keepdim=True) + LAYERNORM_EPS).sqrt()
+            logits = logits / scale
+            grad = _logit_gradient(logits, targets, weights, self.onehot)
+            grad = (grad - v / scale * (logits * grad).sum(-1, keepdim=True)) / scale
+        else:
+            grad = _logit_gradient(logits, targets, weights, self.onehot)
+        step = self.optimizer.step_size("W", factor)
+        if self.setup.weight_decay:
+            decay = 1 - step * self.setup.weight_decay
+            for tensor in (self.update, self.scale, self.initial_scores):
+                tensor.mul_(decay)
+        self.update.baddbmm_(e.transpose(1, 2), grad.mul_(step))
+
+    def scores(self) -> torch.Tensor:
+        return self.inputs @ self._memory_scores()
+
+    def parameters(self) -> dict[str, torch.Tensor]:
+        memory = torch.baddbmm(
+            self.initial * self.scale, self.update, self.outputs.transpose(1, 2), alpha=-1
+        )
+        return {"E": self.inputs, "W": memory, "U": self.outputs}
+
+
+class _Dense:
+    """Models with a memory ``W`` held densely: the learnable model, and the matrix model under
+    Adam or under SGD with layer norm from a random ``W₀``.
+
+    Without layer norm the logits are ``e S`` with ``S = W U`` and, with ``P = eᵀ G``,
+    ``∇W = P Uᵀ``, ``∇U = Wᵀ P``, ``∇e = G Sᵀ``: ``O(d²M)``, whatever the batch. With layer
+    norm, ``h = e W`` is needed: ``∇W = eᵀ g_h``, ``∇U = zᵀ G``, ``∇e = g_h Wᵀ``: ``O(K d²)``.
+    Products with ``W`` keep the ``M``-sized side first (``Uᵀ Wᵀ``, ``Pᵀ W``): CPU matrix
+    products with an output of ``M`` columns are several times slower.
+    """
+
+    def __init__(
+        self,
+        setup: TrainingSetup,
+        params: dict[str, torch.Tensor],
+        optimizer: _Optimizer,
+        onehot: torch.Tensor,
+    ) -> None:
+        self.setup, self.optimizer, self.onehot = setup, optimizer, onehot
+        self.inputs, self.memory, self.outputs = params["E"], params["W"], params["U"]
+
+    def step(
+        self,
+        rows: torch.Tensor,
+        targets: torch.Tensor,
+        weights: torch.Tensor | float,
+        factor: float,
+    ) -> None:
+        inputs, memory, outputs = self.inputs, self.memory, self.outputs
+        learns_embeddings = self.setup.model == "learnable"
+        outputs_t = outputs.transpose(1, 2).contiguous()  # Uᵀ, [R, M, d]
+        e = _gather(inputs.view(-1, self.setup.dim), rows)  # [R, K, d]
+        if self.setup.layernorm:
+            z, scale = _normalise(torch.bmm(e, memory))
+            grad = _logit_gradient(torch.bmm(z, outputs), targets, weights, self.onehot)
+            grad_h = _normalise_backward(z, scale, torch.bmm(grad, outputs_t))
+            grad_memory = (e.transpose(1, 2), grad_h)
+            if learns_embeddings:
+                grad_outputs = torch.bmm(z.transpose(1, 2), grad)
+                grad_e = torch.bmm(grad_h, memory.transpose(1, 2))
+        else:
+            scores_t = torch.bmm(outputs_t, memory.transpose(1, 2))  # Sᵀ = Uᵀ Wᵀ, [R, M, d]
+            logits = torch.bmm(e, scores_t.transpose(1, 2))
+            grad = _logit_gradient(logits, targets, weights, self.onehot)
+            p_t = torch.bmm(grad.transpose(1, 2), e)  # Pᵀ, [R, M, d]
+            grad_memory = (p_t.transpose(1, 2), outputs_t)
+            if learns_embeddings:
+                grad_outputs = torch.bmm(p_t, memory).transpose(1, 2)  # Wᵀ P
+                grad_e = torch.bmm(grad, scores_t)
+        self.optimizer.tick()
+        if learns_embeddings:  # all gradients are taken before any parameter moves
+            self.optimizer.update_rows("E", inputs, rows, grad_e, factor)
+            self.optimizer.update("U", outputs, grad_outputs, factor)
+        self.optimizer.update("W", memory, grad_memory, factor)
+
+    def scores(self) -> torch.Tensor:
+        return self.inputs @ (self.memory @ self.outputs)  # layer norm never changes the argmax
+
+    def parameters(self) -> dict[str, torch.Tensor]:
+        return {"E": self.inputs, "W": self.memory, "U": self.outputs}
+
+
+class _Exponential:
+    """The exponential model ``logits = N(ReLU(e)) U`` (``N`` the optional layer norm):
+    ``∇U = zᵀ G``, ``∇e = 1{e > 0} · N'(G Uᵀ)``, ``O(K d M)``."""
+
+    def __init__(
+        self,
+        setup: TrainingSetup,
+        params: dict[str, torch.Tensor],
+        optimizer: _Optimizer,
+        onehot: torch.Tensor,
+    ) -> None:
+        self.setup, self.optimizer, self.onehot = setup, optimizer, onehot
+        self.inputs, self.outputs = params["E"], params["U"]
+
+    def step(
+        self,
+        rows: torch.Tensor,
+        targets: torch.Tensor,
+        weights: torch.Tensor | float,
+        factor: float,
+    ) -> None:
+        e = _gather(self.inputs.view(-1, self.setup.dim), rows)  # [R, K, d]
+        hidden = torch.relu(e)
+        z, scale = _normalise(hidden) if self.setup.layernorm else (hidden, None)
+        grad = _logit_gradient(torch.bmm(z, self.outputs), targets, weights, self.onehot)
+        grad_z = torch.bmm(grad, self.outputs.transpose(1, 2))
+        grad_hidden = grad_z if scale is None else _normalise_backward(z, scale, grad_z)
+        grad_e = grad_hidden.mul_(e > 0)
+        grad_outputs = torch.bmm(z.transpose(1, 2), grad)
+        self.optimizer.tick()
+        self.optimizer.update_rows("E", self.inputs, rows, grad_e, factor)
+        self.optimizer.update("U", self.outputs, grad_outputs, factor)
+
+    def scores(self) -> torch.Tensor:
+        return torch.relu(self.inputs) @ self.outputs
+
+    def parameters(self) -> dict[str, torch.Tensor]:
+        return {"E": self.inputs, "U": self.outputs}
+
+
+def _build(
+    setup: TrainingSetup, params: dict[str, torch.Tensor], optimizer: _Optimizer
+) -> _LowRank | _Dense | _Exponential:
+    e = params["E"]
+    onehot = torch.eye(setup.n_classes, dtype=e.dtype, device=e.device)  # row y is onehot(y)
+    if setup.model == "exponential":
+        return _Exponential(setup, params, optimizer, onehot)
+    low_rank = not setup.layernorm or setup.init == "zero"
+    if setup.model == "matrix" and setup.optimizer == "sgd" and low_rank:
+        return _LowRank(setup, params, optimizer, onehot)
+    return _Dense(setup, params, optimizer, onehot)

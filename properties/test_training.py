@@ -1,0 +1,276 @@
+"""Properties of the trainers: the batched fast trainer follows the one-run autograd reference
+step by step, batching changes no number, a seed fixes everything, bad input is refused; and
+the update approximation of law R4 has the limits the paper states.
+
+Tolerance of the equivalence (float64): per-step errors must be identical, final parameters
+equal within 1e-6 of the parameter's largest entry. The two trainers round differently (sums in
+another order, gradients by hand versus autograd, a batch folded into counts); float64 rounding
+(~1e-16) is amplified at most by layer norm's ``1/s`` (up to 1e3 when ``h ≈ 0``) and by Adam's
+``g / (|g| + 1e-8)`` where ``|g|`` is near ``1e-8``: the largest gap seen over thousands of
+configurations was about 1e-8, most are below 1e-12.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+
+import pytest
+import torch
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from kernel import sample_counts, zipf_probabilities
+from kernel.reference_training import train_reference
+from kernel.training import INITS, MODELS, OPTIMIZERS, TrainingSetup, train
+from kernel.update_approximation import approximate_weight_curves, approximate_weights, update_map
+
+RELATIVE_TOLERANCE = 1e-6
+COMBINATIONS = [
+    (model, optimizer, layernorm, init)
+    for model, optimizer, layernorm, init in itertools.product(
+        MODELS, OPTIMIZERS, (False, True), INITS
+    )
+    if model != "exponential" or init == "random"
+]
+
+
+def assert_same_trajectory(fast, f_index: tuple[int, int], reference) -> None:
+    """Per-step errors identical, final parameters within the module's tolerance."""
+    i, j = f_index
+    assert fast.steps == reference.steps
+    assert torch.equal(fast.curves[i, j], reference.curves[0, 0])
+    assert set(fast.params) == set(reference.params)
+    for name, expected in reference.params.items():
+        scale = float(expected.abs().max()) or 1.0
+        gap = float((fast.params[name][i, j] - expected[0, 0]).abs().max())
+        assert gap <= RELATIVE_TOLERANCE * scale, f"{name}: gap {gap:.3g}, scale {scale:.3g}"
+
+
+def finite(result) -> bool:
+    return all(bool(torch.isfinite(value).all()) for value in result.params.values())
+
+
+@pytest.mark.parametrize("batch_size", [4, 16], ids=["gathered", "folded"])
+@pytest.mark.parametrize(("model", "optimizer", "layernorm", "init"), COMBINATIONS)
+def test_fast_trainer_follows_the_reference(model, optimizer, layernorm, init, batch_size):
+    """Every shared combination, with batches smaller and larger than N (folded into counts);
+    for the matrix model under SGD this covers the rank-M path (no layer norm, or ``W₀ = 0``)
+    and the dense fallback (layer norm from a random ``W₀``)."""
+    setup = TrainingSetup(
+        model, optimizer, 12, 3, 5, 1.5, 20 * batch_size, batch_size, layernorm=layernorm, init=init
+    )
+    lrs = [0.3, 1.2]
+    fast = train(setup, 7, lrs, dtype=torch.float64, record_every=1, return_params=True)
+    for j, lr in enumerate(lrs):
+        reference = train_reference(setup, 7, lr, dtype=torch.float64, record_every=1)
+        assert finite(reference)
+        assert_same_trajectory(fast, (0, j), reference)
+
+
+@st.composite
+def setups(draw: st.DrawFn, max_steps: int = 20) -> TrainingSetup:
+    """Small setups over every option the two trainers share."""
+    model, optimizer, layernorm, init = draw(st.sampled_from(COMBINATIONS))
+    n_tokens = draw(st.integers(1, 16))
+    batch_size = draw(st.sampled_from([1, 3, 8, 24]))
+    niter = draw(st.integers(1, max_steps))
+    schedule = draw(st.sampled_from(["constant", "step", "cosine"]))
+    decay = {}
+    if schedule == "step":
+        decay = {
+            "decay_step": draw(st.integers(0, niter)),
+            "decay_factor": draw(st.sampled_from([0.0, 0.1, 0.5])),
+        }
+    betas = (0.0, 0.0)
+    if optimizer == "adam":
+        betas = draw(st.sampled_from([(0.0, 0.0), (0.9, 0.999), (0.5, 0.0), (0.0, 0.9)]))
+    return TrainingSetup(
+        model,
+        optimizer,
+        n_tokens,
+        draw(st.integers(1, min(n_tokens, 5))),
+        draw(st.integers(1, 8)),
+        draw(st.floats(0.5, 3.0)),
+        niter * batch_size,
+        batch_size,
+        layernorm=layernorm,
+        init=init,
+        outputs=draw(st.sampled_from(["gaussian", "sphere"])),
+        schedule=schedule,
+        betas=betas,
+        weight_decay=draw(st.sampled_from([0.0, 0.05])),
+        dim_scaled_adam=draw(st.booleans()),
+        **decay,
+    )
+
+
+@given(setups(), st.integers(0, 10**6), st.floats(0.0, 2.0))
+def test_fast_trainer_follows_the_reference_on_any_setup(setup, seed, lr):
+    """Schedules, Adam with any betas, weight decay, both output draws, any sizes."""
+    reference = train_reference(setup, seed, lr, dtype=torch.float64, record_every=1)
+    assume(finite(reference))  # a diverged run has no trajectory to compare
+    fast = train(setup, seed, [lr], dtype=torch.float64, record_every=1, return_params=True)
+    assert_same_trajectory(fast, (0, 0), reference)
+
+
+@given(setups(max_steps=8), st.lists(st.integers(0, 10**6), min_size=1, max_size=3, unique=True))
+def test_batching_seeds_and_step_sizes_changes_nothing(setup, seeds):
+    lrs = [0.1, 1.0]
+    together = train(setup, seeds, lrs, dtype=torch.float64, record_every=2, return_params=True)
+    assert together.errors.shape == (len(seeds), len(lrs))
+    assert together.curves.shape == (len(seeds), len(lrs), len(together.steps))
+    for (i, seed), (j, lr) in itertools.product(enumerate(seeds), enumerate(lrs)):
+        alone = train(setup, seed, lr, dtype=torch.float64, record_every=2, return_params=True)
+        assert torch.equal(together.curves[i, j], alone.curves[0, 0])
+        for name, value in alone.params.items():
+            assert torch.allclose(together.params[name][i, j], value[0, 0], rtol=1e-12, atol=0)
+
+
+@given(setups(max_steps=8), st.integers(0, 10**6))
+def test_same_seed_same_numbers_and_errors_are_probabilities(setup, seed):
+    first = train(setup, seed, [0.5, 5.0], record_every=3)
+    second = train(setup, seed, [0.5, 5.0], record_every=3)
+    assert torch.equal(first.errors, second.errors) and torch.equal(first.curves, second.curves)
+    assert first.errors.dtype == torch.float64 and first.niter == setup.niter
+    assert bool(((first.curves >= 0) & (first.curves <= 1 + 1e-12)).all())
+    assert first.steps[0] == 0 and first.steps[-1] == setup.niter
+    assert torch.equal(first.curves[..., -1], first.errors)
+
+
+def test_final_parameters_have_the_documented_shapes():
+    setup = TrainingSetup("learnable", "adam", 10, 4, 2, 2.0, 40, 8)
+    params = train(setup, [0, 1], [0.1, 0.2, 0.3], return_params=True).params
+    assert params["E"].shape == (2, 3, 10, 2)
+    assert params["W"].shape == (2, 3, 2, 2)
+    assert params["U"].shape == (2, 3, 2, 4)
+    exponential = TrainingSetup("exponential", "sgd", 10, 4, 2, 2.0, 40, 8)
+    assert set(train(exponential, 0, 1.0, return_params=True).params) == {"E", "U"}
+
+
+def test_user_targets_are_used():
+    setup = TrainingSetup("learnable", "adam", 8, 3, 4, 1.0, 64, 8)
+    labels = torch.tensor([2, 2, 0, 1, 1, 0, 2, 1])
+    fast = train(setup, 0, 0.5, targets=labels, dtype=torch.float64, record_every=1)
+    reference = train_reference(setup, 0, 0.5, targets=labels, dtype=torch.float64, record_every=1)
+    assert torch.equal(fast.curves, reference.curves)
+    assert not torch.equal(
+        fast.curves, train(setup, 0, 0.5, dtype=torch.float64, record_every=1).curves
+    )
+
+
+def _setup(**changes: object) -> TrainingSetup:
+    fields = {
+        "model": "matrix",
+        "optimizer": "sgd",
+        "n_tokens": 10,
+        "n_classes": 2,
+        "dim": 4,
+        "alpha": 1.0,
+        "n_samples": 20,
+        "batch_size": 4,
+    }
+    return TrainingSetup(**(fields | changes))
+
+
+BAD_INPUTS = [
+    ("n_samples", lambda: _setup(n_samples=22)),
+    ("model", lambda: _setup(model="transformer")),
+    ("optimizer", lambda: _setup(optimizer="SGD")),
+    ("schedule", lambda: _setup(schedule="linear")),
+    ("init", lambda: _setup(init="ones")),
+    ("init", lambda: _setup(model="exponential", init="zero")),
+    ("outputs", lambda: _setup(outputs="cube")),
+    ("n_tokens", lambda: _setup(n_tokens=0)),
+    ("n_classes", lambda: _setup(n_classes=0)),
+    ("n_classes", lambda: _setup(n_classes=11)),
+    ("dim", lambda: _setup(dim=0)),
+    ("n_samples", lambda: _setup(n_samples=-4)),
+    ("batch_size", lambda: _setup(batch_size=0)),
+    ("alpha", lambda: _setup(alpha=0.0)),
+    ("layernorm", lambda: _setup(layernorm=1)),
+    ("betas", lambda: _setup(betas=(0.9, 0.9))),
+    ("betas[1]", lambda: _setup(optimizer="adam", betas=(0.9, 1.0))),
+    ("decay_step", lambda: _setup(decay_step=3)),
+    ("decay_factor", lambda: _setup(schedule="step", decay_factor=-0.5)),
+    ("weight_decay", lambda: _setup(weight_decay=-1.0)),
+    ("lrs[1]", lambda: train(_setup(), 0, [1.0, -0.1])),
+    ("lrs", lambda: train(_setup(), 0, [])),
+    ("seeds[0]", lambda: train(_setup(), [-1], 1.0)),
+    ("record_every", lambda: train(_setup(), 0, 1.0, record_every=-1)),
+    ("targets", lambda: train(_setup(), 0, 1.0, targets=torch.zeros(9, dtype=torch.int64))),
+    ("lr", lambda: train_reference(_setup(), 0, -1.0)),
+    ("gamma", lambda: approximate_weights(zipf_probabilities(5, 1.0), 10, 0, 2, -1.0)),
+    ("n_samples", lambda: approximate_weights(zipf_probabilities(5, 1.0), 10, 0, 2, 1.0, 3)),
+    ("batch_size", lambda: approximate_weights(zipf_probabilities(5, 1.0), 10, 0, 2, 1.0, 0)),
+]
+
+
+@pytest.mark.parametrize(("argument", "call"), BAD_INPUTS, ids=[a for a, _ in BAD_INPUTS])
+def test_bad_input_raises_naming_the_argument(argument, call):
+    with pytest.raises(ValueError, match=rf"^{re.escape(argument)}\s"):
+        call()
+
+
+# The update approximation (law R4).
+
+
+def iterated(gamma: float, n_classes: int, count: int) -> float:
+    q = torch.zeros((), dtype=torch.float64)
+    for _ in range(count):
+        q = update_map(q, gamma, n_classes)
+    return float(q)
+
+
+@given(st.integers(1, 40), st.integers(2, 8), st.floats(1e-3, 30.0), st.integers(0, 10**6))
+def test_one_token_per_step_iterates_the_update_map(n_tokens, n_classes, gamma, seed):
+    """With ``B = 1``, ``q_T(x) = φ_γ^{n_x}(0)``: increasing in ``n_x``."""
+    p = zipf_probabilities(n_tokens, 1.2)
+    q = approximate_weights(p, 200, seed, n_classes, gamma)[0]
+    counts = sample_counts(p, 200, seed)[0, 0]
+    table = {int(n): iterated(gamma, n_classes, int(n)) for n in counts.unique()}
+    assert q.tolist() == pytest.approx([table[int(n)] for n in counts], rel=1e-12, abs=0)
+    levels = [table[n] for n in sorted(table)]
+    assert all(a < b for a, b in itertools.pairwise(levels))
+
+
+@given(st.integers(2, 30), st.integers(2, 8), st.integers(1, 4), st.integers(0, 10**6))
+def test_tiny_steps_store_the_counts(n_tokens, n_classes, batch_size, seed):
+    """Small ``γ``: ``q_T ≈ γ·n_x·(M−1)/M / B`` (the first update is ``γ/(1 + 1/(M−1))``)."""
+    gamma = 1e-7
+    p = zipf_probabilities(n_tokens, 1.0)
+    q = approximate_weights(p, 240, seed, n_classes, gamma, batch_size)[0]
+    counts = sample_counts(p, 240, seed)[0, 0].to(torch.float64)
+    linear = gamma * counts * (n_classes - 1) / n_classes / batch_size
+    assert torch.allclose(q, linear, rtol=1e-4, atol=0)
+
+
+def test_one_batch_of_everything_is_linear_in_the_counts():
+    p = zipf_probabilities(20, 1.5)
+    q = approximate_weights(p, 300, 4, 5, 50.0, batch_size=300)[0]
+    counts = sample_counts(p, 300, 4)[0, 0].to(torch.float64)
+    assert torch.allclose(q, counts * 50.0 / 300 * 4 / 5, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("gamma", [2.0, 10.0])
+def test_large_steps_saturate_and_grow_like_a_log(gamma):
+    """Once ``e^q ≫ γ``, ``e^{q_n}`` grows by about ``γ(M−1)`` per occurrence: ``q`` gains
+    ``log 2`` each time the count doubles, far below the ``γ·n`` of small steps."""
+    steps, q = approximate_weight_curves(zipf_probabilities(1, 1.0), 16000, 0, 5, gamma, 1, 2000)
+    assert steps == list(range(0, 16001, 2000))
+    single = q[0, :, 0]
+    for n in (4000, 8000):
+        gain = float(single[steps.index(2 * n)] - single[steps.index(n)])
+        assert gain == pytest.approx(math.log(2), rel=0.03)
+    assert float(single[-1]) < math.log(gamma * 4 * 16000) + 1 < gamma * 16000
+
+
+def test_curves_follow_the_trainer_steps():
+    p = zipf_probabilities(30, 2.0)
+    steps, q = approximate_weight_curves(p, 1000, [0, 1, 2], 5, 1.0, 100, 3)
+    setup = TrainingSetup("matrix", "sgd", 30, 5, 8, 2.0, 1000, 100, init="zero", outputs="sphere")
+    assert steps == train(setup, 0, 1.0, record_every=3).steps == [0, 3, 6, 9, 10]
+    assert q.shape == (3, 5, 30) and q.dtype == torch.float64
+    assert bool((q[:, 0] == 0).all()) and bool((q[:, 1:] >= q[:, :-1]).all())
+    assert torch.equal(q[:, -1], approximate_weights(p, 1000, [0, 1, 2], 5, 1.0, 100))

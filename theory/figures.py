@@ -1,0 +1,71 @@
+"""One figure per law (PNG, matplotlib's Agg backend): per-seed points, the mean with its
+t-interval, and for rate laws the fitted and the predicted slopes on log-log axes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from scipy import stats
+
+from theory.law import Measurement
+from theory.statistics import LEVEL
+from theory.verify import Verdict
+
+
+def _mean_and_band(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over seeds (axis 0) and the half-width of its t-interval at ``LEVEL``."""
+    n = values.shape[0]
+    scale = stats.t.ppf((1 + LEVEL) / 2, max(n - 1, 1))
+    sem = values.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.zeros(values.shape[1:])
+    return values.mean(axis=0), scale * sem
+
+
+def _is_rate(verdict: Verdict) -> bool:
+    return verdict.statistic.startswith("slope of log") and verdict.prediction.count("±") == 1
+
+
+def law_figure(verdict: Verdict, measurement: Measurement, path: Path) -> Path:
+    """Draw ``measurement`` with ``verdict``'s prediction and write it to ``path``."""
+    x, curves = measurement.x, np.asarray(measurement.curves, dtype=float)
+    series = measurement.series or ("",)
+    categories: tuple[str, ...] = ()
+    if curves.ndim == 2:  # one curve per seed; with series, one point per named condition
+        if len(series) == curves.shape[1] > 1:
+            categories, series = tuple(series), ("",)
+        curves = curves[:, None, :]
+    figure, axes = plt.subplots(figsize=(5.5, 4.0), dpi=110)
+    for j, name in enumerate(series):
+        values = curves[:, j, :]
+        jitter = x[None, :].repeat(values.shape[0], 0)
+        axes.scatter(jitter, values, s=6, alpha=0.25, color=f"C{j}")
+        finite = np.isfinite(values).all(axis=0)
+        mean, band = _mean_and_band(values[:, finite])
+        axes.errorbar(x[finite], mean, yerr=band, color=f"C{j}", marker="o", ms=3, capsize=2,
+                      label=name or f"mean, {LEVEL:.0%} interval")  # fmt: skip
+    if _is_rate(verdict) and np.all(curves[np.isfinite(curves)] > 0):
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+        values = curves[:, 0, :]
+        anchor_x = np.exp(np.log(x).mean())
+        anchor_y = np.exp(np.nanmean(np.log(values)))
+        for slope, style, label in (
+            (verdict.measured, "-", f"fitted slope {verdict.measured:+.3f}"),
+            (verdict.predicted, "--", f"predicted {verdict.prediction}"),
+        ):
+            axes.plot(x, anchor_y * (x / anchor_x) ** slope, style, color="k", lw=1, label=label)
+    if categories:
+        axes.set_xticks(x, categories)
+    axes.set_xlabel(measurement.xlabel)
+    axes.set_ylabel(measurement.ylabel)
+    axes.set_title(f"{verdict.spec}: {verdict.verdict}", fontsize=10)
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+    return path
