@@ -19,6 +19,7 @@ from kernel.memory import (
     readout,
     scheme_errors,
 )
+from kernel.reference_training import train_reference
 from kernel.schemes import (
     SCHEMES,
     count_ranking,
@@ -30,9 +31,15 @@ from kernel.schemes import (
     threshold_counts_weights,
     threshold_weights,
 )
+from kernel.training import TrainingResult, TrainingSetup, train
+from kernel.update_approximation import approximate_weight_curves, approximate_weights, update_map
 
 __all__ = [
     "SCHEMES",
+    "TrainingResult",
+    "TrainingSetup",
+    "approximate_weight_curves",
+    "approximate_weights",
     "checked_targets",
     "class_sums",
     "count_ranking",
@@ -56,5 +63,8 @@ __all__ = [
     "scheme_weights",
     "threshold_counts_weights",
     "threshold_weights",
+    "train",
+    "train_reference",
+    "update_map",
     "zipf_probabilities",
 ]

@@ -48,6 +48,7 @@ WEIGHTS = 4  # stream id of the initial memory W₀ (kernel.streams uses ids 0-3
 WEIGHT_BLOCK = 64  # W₀ is drawn in seeded blocks of 64 × 64 entries
 LAYERNORM_EPS = 1e-6
 ADAM_EPS = 1e-8
+CHUNK_ELEMENTS = 2**19  # on the CPU, Adam forms a product gradient in blocks this large
 
 
 def nonnegative_float(name: str, value: object) -> float:
@@ -376,9 +377,9 @@ class _Optimizer:
         return self.steps[key]
 
     def buffer(self, name: str, slot: str, like: torch.Tensor, zero: bool = False) -> torch.Tensor:
-        """A work tensor shaped like ``like``, kept between steps (zeroed when first made, or
-        at every call if ``zero``)."""
-        key = (name, slot)
+        """A contiguous work tensor shaped like ``like``, kept between steps (fresh large
+        tensors cost page faults): zeroed when first made, or at every call if ``zero``."""
+        key = (name, slot, *like.shape)
         if key not in self.buffers:
             self.buffers[key] = torch.zeros(like.shape, dtype=like.dtype, device=like.device)
         elif zero:
@@ -393,7 +394,8 @@ class _Optimizer:
         factor: float,
     ) -> None:
         """One step on ``param`` in place. ``grad`` is a tensor the optimizer may overwrite, or
-        the two factors of a batched product (applied without forming it under SGD)."""
+        the factors ``(L, R)`` of a batched product ``L R``: SGD applies it without forming it,
+        Adam forms it a block of rows at a time, so the work stays in cache."""
         step = self.step_size(name, factor)
         if self.setup.weight_decay:
             param.mul_(1 - step * self.setup.weight_decay)
@@ -403,9 +405,17 @@ class _Optimizer:
             else:
                 param.addcmul_(grad, step, value=-1)
             return
-        if isinstance(grad, tuple):
-            grad = torch.bmm(*grad, out=self.buffer(name, "grad", param))
-        param.addcmul_(self._adam_direction(name, grad), step, value=-1)
+        if not isinstance(grad, tuple):
+            param.addcmul_(self._adam_direction(name, param, grad, slice(None)), step, value=-1)
+            return
+        left, right = grad
+        rows = max(1, CHUNK_ELEMENTS // (param.shape[0] * param.shape[2]))
+        rows = param.shape[1] if param.device.type != "cpu" else rows  # blocks help caches only
+        for start in range(0, param.shape[1], rows):
+            block = slice(start, start + rows)
+            part = param[:, block]
+            gradient = torch.bmm(left[:, block], right, out=self.buffer(name, "block", part))
+            part.addcmul_(self._adam_direction(name, param, gradient, block), step, value=-1)
 
     def update_rows(
         self,
@@ -429,15 +439,17 @@ class _Optimizer:
         grad.view_as(flat).index_add_(0, rows.flatten(), grad_rows.flatten(0, 1))
         self.update(name, param, grad, factor)
 
-    def _adam_direction(self, name: str, grad: torch.Tensor) -> torch.Tensor:
-        """``m̂ / (√v̂ + eps)``, torch's Adam formula; may overwrite ``grad``."""
+    def _adam_direction(
+        self, name: str, param: torch.Tensor, grad: torch.Tensor, block: slice
+    ) -> torch.Tensor:
+        """``m̂ / (√v̂ + eps)`` (torch's Adam formula) on rows ``block`` of ``param``, whose
+        gradient there is ``grad``; overwrites ``grad``."""
         beta1, beta2 = self.setup.betas
         denominator = self.buffer(name, "denominator", grad)
         if beta1 == beta2 == 0:  # m = g and v = g²: no state to keep
-            torch.abs(grad, out=denominator).add_(ADAM_EPS)
-            return grad.div_(denominator)
-        first = self.buffer(name, "first", grad)
-        second = self.buffer(name, "second", grad)
+            return grad.div_(torch.abs(grad, out=denominator).add_(ADAM_EPS))
+        first = self.buffer(name, "first", param)[:, block]
+        second = self.buffer(name, "second", param)[:, block]
         first.mul_(beta1).add_(grad, alpha=1 - beta1)
         second.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
         correction1, correction2 = 1 - beta1**self.count, 1 - beta2**self.count
@@ -580,10 +592,10 @@ class _Dense:
                 grad_outputs = torch.bmm(p_t, memory).transpose(1, 2)  # Wᵀ P
                 grad_e = torch.bmm(grad, scores_t)
         self.optimizer.tick()
-        if learns_embeddings:  # all gradients are taken before any parameter moves
+        self.optimizer.update("W", memory, grad_memory, factor)  # its factors may view U
+        if learns_embeddings:
             self.optimizer.update_rows("E", inputs, rows, grad_e, factor)
             self.optimizer.update("U", outputs, grad_outputs, factor)
-        self.optimizer.update("W", memory, grad_memory, factor)
 
     def scores(self) -> torch.Tensor:
         return self.inputs @ (self.memory @ self.outputs)  # layer norm never changes the argmax

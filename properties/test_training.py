@@ -21,7 +21,7 @@ import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from kernel import sample_counts, zipf_probabilities
+from kernel import sample_counts, training, zipf_probabilities
 from kernel.reference_training import train_reference
 from kernel.training import INITS, MODELS, OPTIMIZERS, TrainingSetup, train
 from kernel.update_approximation import approximate_weight_curves, approximate_weights, update_map
@@ -69,9 +69,23 @@ def test_fast_trainer_follows_the_reference(model, optimizer, layernorm, init, b
         assert_same_trajectory(fast, (0, j), reference)
 
 
+@pytest.mark.parametrize("betas", [(0.0, 0.0), (0.9, 0.999)])
+@pytest.mark.parametrize(("model", "layernorm"), [("matrix", False), ("learnable", True)])
+def test_adam_in_blocks_of_rows_follows_the_reference(monkeypatch, model, layernorm, betas):
+    """Adam forms a product gradient a block of rows at a time: blocks of 2, 2 and 1 rows."""
+    monkeypatch.setattr(training, "CHUNK_ELEMENTS", 12)
+    setup = TrainingSetup(model, "adam", 12, 3, 5, 1.5, 60, 4, layernorm=layernorm, betas=betas)
+    fast = train(setup, 3, [0.7], dtype=torch.float64, record_every=1, return_params=True)
+    assert_same_trajectory(
+        fast, (0, 0), train_reference(setup, 3, 0.7, dtype=torch.float64, record_every=1)
+    )
+
+
 @st.composite
 def setups(draw: st.DrawFn, max_steps: int = 20) -> TrainingSetup:
-    """Small setups over every option the two trainers share."""
+    """Small setups over every option the two trainers share. Adam's betas keep ``β₁² < β₂``:
+    otherwise ``m̂ / √v̂`` is unbounded (``β₂ = 0 < β₁`` divides momentum by the last ``|g|``) and
+    rounding differences of 1e-16 grow without bound, whichever trainer is right."""
     model, optimizer, layernorm, init = draw(st.sampled_from(COMBINATIONS))
     n_tokens = draw(st.integers(1, 16))
     batch_size = draw(st.sampled_from([1, 3, 8, 24]))
@@ -85,7 +99,7 @@ def setups(draw: st.DrawFn, max_steps: int = 20) -> TrainingSetup:
         }
     betas = (0.0, 0.0)
     if optimizer == "adam":
-        betas = draw(st.sampled_from([(0.0, 0.0), (0.9, 0.999), (0.5, 0.0), (0.0, 0.9)]))
+        betas = draw(st.sampled_from([(0.0, 0.0), (0.9, 0.999), (0.5, 0.5), (0.0, 0.9)]))
     return TrainingSetup(
         model,
         optimizer,
@@ -124,8 +138,9 @@ def test_batching_seeds_and_step_sizes_changes_nothing(setup, seeds):
     for (i, seed), (j, lr) in itertools.product(enumerate(seeds), enumerate(lrs)):
         alone = train(setup, seed, lr, dtype=torch.float64, record_every=2, return_params=True)
         assert torch.equal(together.curves[i, j], alone.curves[0, 0])
-        for name, value in alone.params.items():
-            assert torch.allclose(together.params[name][i, j], value[0, 0], rtol=1e-12, atol=0)
+        for name, value in alone.params.items():  # reductions may round with the batch shape
+            gap = float((together.params[name][i, j] - value[0, 0]).abs().max())
+            assert gap <= 1e-10 * (float(value.abs().max()) or 1.0)
 
 
 @given(setups(max_steps=8), st.integers(0, 10**6))
@@ -274,3 +289,16 @@ def test_curves_follow_the_trainer_steps():
     assert q.shape == (3, 5, 30) and q.dtype == torch.float64
     assert bool((q[:, 0] == 0).all()) and bool((q[:, 1:] >= q[:, :-1]).all())
     assert torch.equal(q[:, -1], approximate_weights(p, 1000, [0, 1, 2], 5, 1.0, 100))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize(("model", "optimizer", "layernorm", "init"), COMBINATIONS)
+def test_cuda_follows_the_cpu(model, optimizer, layernorm, init):
+    setup = TrainingSetup(model, optimizer, 50, 5, 16, 2.0, 640, 32, layernorm=layernorm, init=init)
+    options = {"dtype": torch.float64, "record_every": 4, "return_params": True}
+    runs = {d: train(setup, [0, 1], [0.5, 2.0], device=d, **options) for d in ("cpu", "cuda")}
+    assert torch.equal(runs["cpu"].curves, runs["cuda"].curves)
+    for name, value in runs["cpu"].params.items():
+        gap = float((runs["cuda"].params[name] - value).abs().max())
+        assert gap <= RELATIVE_TOLERANCE * float(value.abs().max())

@@ -61,6 +61,16 @@ def run(
     return train(TrainingSetup(**fields), list(seeds), list(lrs), device=device).errors.numpy()
 
 
+def paired(
+    first: np.ndarray, second: np.ndarray, label: str, names: tuple[str, str]
+) -> Measurement:
+    """Two conditions run on the same seeds: the statistic is ``first − second`` per seed."""
+    return Measurement(
+        first - second, np.array([0.0, 1.0]), np.stack([first, second], axis=1), label, "error",
+        series=names,
+    )  # fmt: skip
+
+
 def _slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Least-squares slope of each row of ``y`` (``[S, K]``) against ``x`` (``[K]``)."""
     centred = x - x.mean()
@@ -177,15 +187,7 @@ class AdamAgainstSGD(Ordering):
     def measure(self, config: Config, seeds: Sequence[int], device: str = "cpu") -> Measurement:
         sgd, sgd_lr = self._tuned(config, seeds, device, "sgd")
         adam, adam_lr = self._tuned(config, seeds, device, "adam")
-        return Measurement(
-            sgd - adam,
-            np.array([0.0, 1.0]),
-            np.stack([sgd, adam], axis=1),
-            "optimizer",
-            "error",
-            series=(f"SGD γ={sgd_lr:g}", f"Adam γ={adam_lr:g}"),
-            extras={"tuned": {"sgd": sgd_lr, "adam": adam_lr}},
-        )
+        return paired(sgd, adam, "optimizer", (f"SGD γ={sgd_lr:g}", f"Adam γ={adam_lr:g}"))
 
 
 class LayerNorm(Ordering):
@@ -212,14 +214,7 @@ class LayerNorm(Ordering):
     def measure(self, config: Config, seeds: Sequence[int], device: str = "cpu") -> Measurement:
         plain = run(config, seeds, [config["lr"]], device)[:, 0]
         normed = run(config, seeds, [config["lr"]], device, layernorm=True)[:, 0]
-        return Measurement(
-            plain - normed,
-            np.array([0.0, 1.0]),
-            np.stack([plain, normed], axis=1),
-            "layer norm",
-            "error",
-            series=("off", "on"),
-        )
+        return paired(plain, normed, "layer norm", ("off", "on"))
 
 
 class Schedule(Ordering):
@@ -254,14 +249,7 @@ class Schedule(Ordering):
             config, seeds, [10.0], device, schedule="step", decay_step=100, decay_factor=0.03,
             **common,
         )[:, 0]  # fmt: skip
-        return Measurement(
-            constant - decaying,
-            np.array([0.0, 1.0]),
-            np.stack([constant, decaying], axis=1),
-            "schedule",
-            "error",
-            series=("constant γ = 10", "γ = 10 then 0.3"),
-        )
+        return paired(constant, decaying, "schedule", ("constant γ = 10", "γ = 10 then 0.3"))
 
 
 LEARNED_DIMS = (10, 20, 50)

@@ -20,7 +20,7 @@ from theory.random_embeddings import RateInDimension, Weights
 from theory.setting import ZipfSetting, as_array, grid, zipf_setting
 from theory.statistics import loglog_slopes
 
-APPROXIMATION_DIMS = (10, 20, 40, 80)
+APPROXIMATION_DIMS = (5, 10, 20, 40, 80, 160)
 RECORD_EVERY = 10
 
 
@@ -40,7 +40,7 @@ class ApproximationGap(Ordering):
         "that shrinks as d grows (embeddings closer to orthogonal)."
     )
     statistic = (
-        "−(slope of log relative gap against log d over d ∈ {10, 20, 40, 80}); relative gap = "
+        "−(slope of log relative gap against log d over d ∈ {5, …, 160}); relative gap = "
         "mean over steps |𝓔_SGD − 𝓔_qγ| / mean over steps 𝓔_SGD, per seed"
     )
     claim = "the relative gap shrinks with d"
@@ -92,7 +92,7 @@ class ApproximationGap(Ordering):
             as_array(list(APPROXIMATION_DIMS)),
             gaps,
             "d (dimension)",
-            "relative gap |𝓔_SGD − 𝓔_qγ| / 𝓔_SGD",
+            "relative gap |error(SGD) − error(q_γ)| / error(SGD)",
         )
 
 
@@ -108,10 +108,12 @@ class SmallStepRate(RateInDimension):
     )
     parameters = {
         **RateInDimension.parameters,
+        "N": Parameter(5_000, 10_000, 5_000, "log_int", "number of tokens"),
+        "d_min": Parameter(16, 16, 16, "int", "smallest dimension"),
         "lr": fixed(0.001, "SGD step size γ"),
         "B": fixed(1000, "batch size"),
         "niter": fixed(100, "number of steps"),
-        "d_max": Parameter(256, 256, 256, "int", "largest dimension"),
+        "d_max": Parameter(128, 256, 128, "log_int", "largest dimension"),
     }
     beyond = ({"lr": 1.0}, {"lr": 10.0})
     rival_name = "fill-like rate d^−(α−1) of a large step"
