@@ -17,9 +17,13 @@ rows. Cost of a step per replica:
 
 - SGD on the matrix model without layer norm, or with layer norm from ``W₀ = 0``:
   ``W = c·W₀ − A Uᵀ`` with ``A`` ``[d, M]``, ``O(K·d·M)`` (``_LowRank``);
-- Adam, or the learnable model, without layer norm: ``O(d²·M + K·d·M)`` (``_Dense``);
+- Adam, or the learnable model, without layer norm: ``O(d²·M + K·d·M)`` (``_Dense``; on the
+  CPU Adam forms ``∇W`` a block of rows at a time, in cache);
 - with layer norm (and a random ``W₀`` for the matrix model): ``O(K·d²)`` (``_Dense``);
-- the exponential model: ``O(K·d·M)``.
+- the exponential model: ``O(K·d·M)``, and SGD moves only the batch's rows of ``E``.
+
+Errors are exact: the argmax of all ``N`` tokens' logits (layer norm, a positive rescaling,
+never changes it) against ``f*``, weighted by ``p``, ``O(N·d·M)`` once ``W U`` is known.
 
 Weight decay is decoupled (``p ← (1 − η·λ) p`` before the step, ``η`` the parameter's scheduled
 step size); for SGD this is the same as an L2 penalty ``λ‖p‖²/2``.
@@ -53,9 +57,8 @@ CHUNK_ELEMENTS = 2**19  # on the CPU, Adam forms a product gradient in blocks th
 
 def nonnegative_float(name: str, value: object) -> float:
     """Return ``value`` as a float if it is a finite real number >= 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    if value < 0:
+    real = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not real or not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     return float(value)
 
@@ -204,25 +207,18 @@ def initial_weights(
     """
     seed_values = seed_list("seeds", seeds)
     positive_int("d", dim)
-    n_blocks = -(-dim // WEIGHT_BLOCK)
-    draws = []
-    for seed in seed_values:
-        rows = [
-            torch.cat(
-                [
-                    torch.randn(
-                        WEIGHT_BLOCK,
-                        WEIGHT_BLOCK,
-                        generator=streams.block_generator(seed, WEIGHTS, i, j),
-                    )
-                    for j in range(n_blocks)
-                ],
-                dim=1,
-            )
-            for i in range(n_blocks)
-        ]
-        draws.append(torch.cat(rows)[:dim, :dim])
-    return (torch.stack(draws) / math.sqrt(dim)).to(device=device, dtype=dtype)
+    blocks = range(-(-dim // WEIGHT_BLOCK))
+    draws = [
+        torch.cat([torch.cat([_weight_block(s, i, j) for j in blocks], 1) for i in blocks])
+        for s in seed_values
+    ]
+    return (torch.stack(draws)[:, :dim, :dim] / math.sqrt(dim)).to(device=device, dtype=dtype)
+
+
+def _weight_block(seed: int, row: int, column: int) -> torch.Tensor:
+    """Standard normal block ``(row, column)`` of a seed's ``W₀`` draws, float32 ``[64, 64]``."""
+    generator = streams.block_generator(seed, WEIGHTS, row, column)
+    return torch.randn(WEIGHT_BLOCK, WEIGHT_BLOCK, generator=generator)
 
 
 def initial_parameters(
@@ -327,8 +323,9 @@ def train(
 
 class _Batches:
     """The rows each step touches: flat indices into the replicas' stacked token rows
-    (``[R, K]``, replica ``r``'s token ``x`` is row ``r·N + x``), their targets ``[R, K]`` and
-    loss weights (``1/B``, or ``[R, N, 1]`` per-token counts ``/ B`` when ``B > N``)."""
+    (``[R, B]``, replica ``r``'s token ``x`` is row ``r·N + x``), their targets ``[R, B]`` and
+    loss weight ``1/B``; or, when ``B > N``, every token (rows ``None``), targets ``[R, N]`` and
+    weights ``[R, N, 1]``, the batch's per-token counts ``/ B``."""
 
     def __init__(
         self, setup: TrainingSetup, tokens: torch.Tensor, labels: torch.Tensor, dtype: torch.dtype
@@ -341,17 +338,16 @@ class _Batches:
             counts = torch.zeros(setup.niter, n_replicas, n, dtype=dtype, device=tokens.device)
             counts.scatter_add_(2, batched, torch.ones_like(batched, dtype=dtype))
             self.weights = counts.unsqueeze(-1) / b
-            self.all_rows = torch.arange(n, device=tokens.device) + offsets
             self.all_targets = labels.expand(n_replicas, n)
         else:
             self.batch_rows = (batched + offsets).contiguous()
             self.batch_targets = labels[batched]
             self.weight = 1 / b
 
-    def rows(self, t: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | float]:
+    def rows(self, t: int) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | float]:
         """Rows, targets and weights of step ``t``."""
         if self.folded:
-            return self.all_rows, self.all_targets, self.weights[t]
+            return None, self.all_targets, self.weights[t]
         return self.batch_rows[t], self.batch_targets[t], self.weight
 
 
@@ -362,7 +358,7 @@ class _Optimizer:
     def __init__(self, setup: TrainingSetup, lr: torch.Tensor) -> None:
         self.setup, self.lr = setup, lr
         self.steps: dict[tuple[str, float], torch.Tensor] = {}
-        self.buffers: dict[tuple[str, str], torch.Tensor] = {}
+        self.buffers: dict[tuple[object, ...], torch.Tensor] = {}
         self.count = 0
 
     def tick(self) -> None:
@@ -421,13 +417,17 @@ class _Optimizer:
         self,
         name: str,
         param: torch.Tensor,
-        rows: torch.Tensor,
+        rows: torch.Tensor | None,
         grad_rows: torch.Tensor,
         factor: float,
     ) -> None:
         """One step on embeddings ``param`` ``[R, N, d]`` whose gradient is ``grad_rows``
-        ``[R, K, d]`` at flat rows ``rows`` ``[R, K]`` (repeats add up). SGD moves only those
-        rows; Adam forms the dense gradient (its moments move every row)."""
+        ``[R, K, d]`` at flat rows ``rows`` ``[R, K]`` (repeats add up), or at every row in
+        order if ``rows`` is ``None``. SGD moves only the rows given; Adam forms the dense
+        gradient (its moments move every row)."""
+        if rows is None:
+            self.update(name, param, grad_rows, factor)
+            return
         flat = param.view(-1, param.shape[-1])
         if self.setup.optimizer == "sgd":
             step = self.step_size(name, factor)
@@ -457,9 +457,12 @@ class _Optimizer:
         return torch.div(first, denominator, out=grad).div_(correction1)
 
 
-def _gather(flat: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """Rows ``[R, K, d]`` of the stacked embeddings ``flat`` ``[R·N, d]``."""
-    return torch.nn.functional.embedding(rows, flat)
+def _gather(embeddings: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
+    """Rows ``[R, K, d]`` of embeddings ``[R, N, d]`` at flat indices ``rows`` (a copy), or all
+    of them if ``rows`` is ``None`` (the embeddings themselves)."""
+    if rows is None:
+        return embeddings
+    return torch.nn.functional.embedding(rows, embeddings.view(-1, embeddings.shape[-1]))
 
 
 def _normalise(h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -482,12 +485,13 @@ def _logit_gradient(
 
 class _LowRank:
     """SGD on the matrix model: every gradient is ``P Uᵀ`` with ``P = E[x]ᵀ G'`` (``[d, M]``),
-    so ``W = c·W₀ − A Uᵀ`` and the logits' matrix is ``W U = c·W₀U − A (UᵀU)``.
+    so ``W = c·W₀ − A Uᵀ`` and the logits' matrix is ``S = W U = c·W₀U − A (UᵀU)``.
 
     Without layer norm ``G' = G``, the logits' gradient. With layer norm, ``h = e W`` must stay
     in the span of ``U``'s columns, which holds from ``W₀ = 0``: then ``h = v Uᵀ`` with
     ``v = −e A``, ``‖h‖² = (e W U)·v``, and the layer-norm backward pass gives
-    ``G' = (G − (v/s)(logits·G)) / s``.
+    ``G' = (G − (v/s)(logits·G)) / s``. ``A`` and ``S`` are kept transposed (``[R, M, d]``):
+    CPU matrix products with an output of ``M`` columns are several times slower.
     """
 
     def __init__(
@@ -499,26 +503,27 @@ class _LowRank:
     ) -> None:
         self.setup, self.optimizer, self.onehot = setup, optimizer, onehot
         self.inputs, self.outputs, self.initial = params["E"], params["U"], params["W"]
-        self.flat_inputs = self.inputs.view(-1, setup.dim)
-        self.initial_scores = self.initial @ self.outputs  # c·W₀U, [R, d, M]
-        self.gram = self.outputs.transpose(1, 2) @ self.outputs  # UᵀU, [R, M, M]
-        self.update = torch.zeros_like(self.initial_scores)  # A
-        self.scale = torch.ones_like(self.initial_scores[:, :1, :1])  # c
+        outputs_t = self.outputs.transpose(1, 2)
+        self.initial_scores_t = torch.bmm(outputs_t, self.initial.transpose(1, 2))  # c·(W₀U)ᵀ
+        self.gram = torch.bmm(outputs_t, self.outputs)  # UᵀU, symmetric, [R, M, M]
+        self.update_t = torch.zeros_like(self.initial_scores_t)  # Aᵀ, [R, M, d]
+        self.scale = torch.ones_like(self.initial_scores_t[:, :1, :1])  # c
 
-    def _memory_scores(self) -> torch.Tensor:
-        return torch.baddbmm(self.initial_scores, self.update, self.gram, alpha=-1)
+    def _memory_scores_t(self) -> torch.Tensor:
+        """``Sᵀ = (W U)ᵀ``, ``[R, M, d]``."""
+        return torch.baddbmm(self.initial_scores_t, self.gram, self.update_t, alpha=-1)
 
     def step(
         self,
-        rows: torch.Tensor,
+        rows: torch.Tensor | None,
         targets: torch.Tensor,
         weights: torch.Tensor | float,
         factor: float,
     ) -> None:
-        e = _gather(self.flat_inputs, rows)  # [R, K, d]
-        logits = torch.bmm(e, self._memory_scores())
+        e = _gather(self.inputs, rows)  # [R, K, d]
+        logits = torch.bmm(e, self._memory_scores_t().transpose(1, 2))
         if self.setup.layernorm:
-            v = -torch.bmm(e, self.update)
+            v = -torch.bmm(e, self.update_t.transpose(1, 2))
             scale = ((logits * v).sum(-1, keepdim=True) + LAYERNORM_EPS).sqrt()
             logits = logits / scale
             grad = _logit_gradient(logits, targets, weights, self.onehot)
@@ -528,16 +533,19 @@ class _LowRank:
         step = self.optimizer.step_size("W", factor)
         if self.setup.weight_decay:
             decay = 1 - step * self.setup.weight_decay
-            for tensor in (self.update, self.scale, self.initial_scores):
+            for tensor in (self.update_t, self.scale, self.initial_scores_t):
                 tensor.mul_(decay)
-        self.update.baddbmm_(e.transpose(1, 2), grad.mul_(step))
+        self.update_t.baddbmm_(grad.mul_(step).transpose(1, 2), e)
 
     def scores(self) -> torch.Tensor:
-        return self.inputs @ self._memory_scores()
+        return torch.bmm(self.inputs, self._memory_scores_t().transpose(1, 2))
 
     def parameters(self) -> dict[str, torch.Tensor]:
         memory = torch.baddbmm(
-            self.initial * self.scale, self.update, self.outputs.transpose(1, 2), alpha=-1
+            self.initial * self.scale,
+            self.update_t.transpose(1, 2),
+            self.outputs.transpose(1, 2),
+            alpha=-1,
         )
         return {"E": self.inputs, "W": memory, "U": self.outputs}
 
@@ -565,7 +573,7 @@ class _Dense:
 
     def step(
         self,
-        rows: torch.Tensor,
+        rows: torch.Tensor | None,
         targets: torch.Tensor,
         weights: torch.Tensor | float,
         factor: float,
@@ -573,14 +581,15 @@ class _Dense:
         inputs, memory, outputs = self.inputs, self.memory, self.outputs
         learns_embeddings = self.setup.model == "learnable"
         outputs_t = outputs.transpose(1, 2).contiguous()  # Uᵀ, [R, M, d]
-        e = _gather(inputs.view(-1, self.setup.dim), rows)  # [R, K, d]
+        e = _gather(inputs, rows)  # [R, K, d], E itself when the batch is folded
         if self.setup.layernorm:
             z, scale = _normalise(torch.bmm(e, memory))
-            grad = _logit_gradient(torch.bmm(z, outputs), targets, weights, self.onehot)
+            logits = torch.bmm(z, outputs_t.transpose(1, 2))
+            grad = _logit_gradient(logits, targets, weights, self.onehot)
             grad_h = _normalise_backward(z, scale, torch.bmm(grad, outputs_t))
             grad_memory = (e.transpose(1, 2), grad_h)
             if learns_embeddings:
-                grad_outputs = torch.bmm(z.transpose(1, 2), grad)
+                grad_outputs = torch.bmm(grad.transpose(1, 2), z).transpose(1, 2)  # zᵀ G
                 grad_e = torch.bmm(grad_h, memory.transpose(1, 2))
         else:
             scores_t = torch.bmm(outputs_t, memory.transpose(1, 2))  # Sᵀ = Uᵀ Wᵀ, [R, M, d]
@@ -592,7 +601,7 @@ class _Dense:
                 grad_outputs = torch.bmm(p_t, memory).transpose(1, 2)  # Wᵀ P
                 grad_e = torch.bmm(grad, scores_t)
         self.optimizer.tick()
-        self.optimizer.update("W", memory, grad_memory, factor)  # its factors may view U
+        self.optimizer.update("W", memory, grad_memory, factor)  # its factors may view E or U
         if learns_embeddings:
             self.optimizer.update_rows("E", inputs, rows, grad_e, factor)
             self.optimizer.update("U", outputs, grad_outputs, factor)
@@ -606,7 +615,8 @@ class _Dense:
 
 class _Exponential:
     """The exponential model ``logits = N(ReLU(e)) U`` (``N`` the optional layer norm):
-    ``∇U = zᵀ G``, ``∇e = 1{e > 0} · N'(G Uᵀ)``, ``O(K d M)``."""
+    ``∇U = zᵀ G``, ``∇e = 1{e > 0} · N'(G Uᵀ)``, ``O(K d M)``, products oriented as in
+    ``_Dense``."""
 
     def __init__(
         self,
@@ -620,19 +630,21 @@ class _Exponential:
 
     def step(
         self,
-        rows: torch.Tensor,
+        rows: torch.Tensor | None,
         targets: torch.Tensor,
         weights: torch.Tensor | float,
         factor: float,
     ) -> None:
-        e = _gather(self.inputs.view(-1, self.setup.dim), rows)  # [R, K, d]
+        e = _gather(self.inputs, rows)  # [R, K, d], E itself when the batch is folded
+        outputs_t = self.outputs.transpose(1, 2).contiguous()  # Uᵀ, [R, M, d]
         hidden = torch.relu(e)
         z, scale = _normalise(hidden) if self.setup.layernorm else (hidden, None)
-        grad = _logit_gradient(torch.bmm(z, self.outputs), targets, weights, self.onehot)
-        grad_z = torch.bmm(grad, self.outputs.transpose(1, 2))
+        logits = torch.bmm(z, outputs_t.transpose(1, 2))
+        grad = _logit_gradient(logits, targets, weights, self.onehot)
+        grad_z = torch.bmm(grad, outputs_t)
         grad_hidden = grad_z if scale is None else _normalise_backward(z, scale, grad_z)
         grad_e = grad_hidden.mul_(e > 0)
-        grad_outputs = torch.bmm(z.transpose(1, 2), grad)
+        grad_outputs = torch.bmm(grad.transpose(1, 2), z).transpose(1, 2)  # zᵀ G
         self.optimizer.tick()
         self.optimizer.update_rows("E", self.inputs, rows, grad_e, factor)
         self.optimizer.update("U", self.outputs, grad_outputs, factor)

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from kernel.training import TrainingSetup, train
+from theory import simulate as simulate_module
 from theory.cli import main
 from theory.simulate import LINE
 
@@ -53,6 +54,19 @@ def test_one_line_per_run_with_the_trainer_numbers(tmp_path, capsys):
     expected = train(setup, [line["seed"]], [line["lr"]]).errors
     assert line["error"] == float(expected[0, 0])  # batching seeds and lrs changes nothing
     assert f"{N_RUNS}/{N_RUNS}" in capsys.readouterr().err
+
+
+def test_runs_differing_only_in_seed_and_lr_train_together(tmp_path, monkeypatch):
+    calls = []
+
+    def counted(setup, seeds, lrs, **options):
+        calls.append((setup, list(seeds), list(lrs)))
+        return train(setup, seeds, lrs, **options)
+
+    monkeypatch.setattr(simulate_module, "train", counted)
+    assert main(["simulate", write_grid(tmp_path, GRID), "--out", str(tmp_path / "o")]) == 0
+    assert len(calls) == N_RUNS // 4  # one call per model × optimizer × batch size
+    assert all(seeds == [0, 3] and lrs == [0.5, 2.0] for _, seeds, lrs in calls)
 
 
 def test_lines_go_to_stdout_without_out(tmp_path, capsys):

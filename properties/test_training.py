@@ -23,7 +23,15 @@ from hypothesis import strategies as st
 
 from kernel import sample_counts, training, zipf_probabilities
 from kernel.reference_training import train_reference
-from kernel.training import INITS, MODELS, OPTIMIZERS, TrainingSetup, train
+from kernel.training import (
+    INITS,
+    MODELS,
+    OPTIMIZERS,
+    TrainingSetup,
+    initial_parameters,
+    initial_weights,
+    train,
+)
 from kernel.update_approximation import approximate_weight_curves, approximate_weights, update_map
 
 RELATIVE_TOLERANCE = 1e-6
@@ -36,9 +44,10 @@ COMBINATIONS = [
 ]
 
 
-def assert_same_trajectory(fast, f_index: tuple[int, int], reference) -> None:
-    """Per-step errors identical, final parameters within the module's tolerance."""
-    i, j = f_index
+def assert_same_trajectory(fast, index: tuple[int, int], reference) -> None:
+    """Run ``index`` (seed, step size) of ``fast`` against a reference run: per-step errors
+    identical, final parameters within the module's tolerance."""
+    i, j = index
     assert fast.steps == reference.steps
     assert torch.equal(fast.curves[i, j], reference.curves[0, 0])
     assert set(fast.params) == set(reference.params)
@@ -83,7 +92,7 @@ def test_adam_in_blocks_of_rows_follows_the_reference(monkeypatch, model, layern
 
 @st.composite
 def setups(draw: st.DrawFn, max_steps: int = 20) -> TrainingSetup:
-    """Small setups over every option the two trainers share. Adam's betas keep ``β₁² < β₂``:
+    """Small setups over every option the two trainers share. Adam's betas keep ``β₁² ≤ β₂``:
     otherwise ``m̂ / √v̂`` is unbounded (``β₂ = 0 < β₁`` divides momentum by the last ``|g|``) and
     rounding differences of 1e-16 grow without bound, whichever trainer is right."""
     model, optimizer, layernorm, init = draw(st.sampled_from(COMBINATIONS))
@@ -122,7 +131,7 @@ def setups(draw: st.DrawFn, max_steps: int = 20) -> TrainingSetup:
 
 @given(setups(), st.integers(0, 10**6), st.floats(0.0, 2.0))
 def test_fast_trainer_follows_the_reference_on_any_setup(setup, seed, lr):
-    """Schedules, Adam with any betas, weight decay, both output draws, any sizes."""
+    """Schedules, Adam with momentum, weight decay, both output draws, any sizes."""
     reference = train_reference(setup, seed, lr, dtype=torch.float64, record_every=1)
     assume(finite(reference))  # a diverged run has no trajectory to compare
     fast = train(setup, seed, [lr], dtype=torch.float64, record_every=1, return_params=True)
@@ -162,6 +171,23 @@ def test_final_parameters_have_the_documented_shapes():
     assert params["U"].shape == (2, 3, 2, 4)
     exponential = TrainingSetup("exponential", "sgd", 10, 4, 2, 2.0, 40, 8)
     assert set(train(exponential, 0, 1.0, return_params=True).params) == {"E", "U"}
+
+
+@given(st.integers(1, 150), st.integers(1, 150), st.integers(0, 10**6))
+def test_initial_memories_are_nested_across_dimensions(small, large, seed):
+    """``W₀`` entries are ``N(0, 1/d)`` drawn once per seed: ``W₀`` at ``d`` is the top-left
+    block of ``W₀`` at ``d' > d`` (common random numbers across ``d``, like the embeddings)."""
+    small, large = sorted((small, large))
+    setup = TrainingSetup("matrix", "sgd", 200, 5, small, 1.0, 8, 8)
+    w_small = initial_parameters(setup, seed)["W"][0] * math.sqrt(small)
+    w_large = initial_weights(seed, large)[0] * math.sqrt(large)
+    assert torch.allclose(w_small, w_large[:small, :small], rtol=1e-5, atol=1e-6)
+    assert not torch.equal(initial_weights(seed, small), initial_weights(seed + 1, small))
+
+
+def test_initial_memory_is_normal_with_variance_one_over_d():
+    entries = initial_weights([0, 1], 300).flatten() * math.sqrt(300)
+    assert abs(float(entries.mean())) < 0.01 and abs(float(entries.std()) - 1) < 0.01
 
 
 def test_user_targets_are_used():

@@ -27,20 +27,6 @@ from kernel.training import MODELS, OPTIMIZERS, TrainingSetup, flag, nonnegative
 from kernel.validation import choice, nonnegative_int, positive_float, positive_int
 from theory.progress import Progress
 
-FIELDS = (
-    "model",
-    "optimizer",
-    "lr",
-    "N",
-    "M",
-    "d",
-    "ntrain",
-    "batch_size",
-    "layernorm",
-    "seed",
-    "alpha",
-)
-LINE = (*FIELDS[:8], "niter", *FIELDS[8:], "error")  # the order of a line's keys
 DEFAULTS: dict[str, Any] = {
     "model": "matrix",
     "optimizer": "sgd",
@@ -54,6 +40,8 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "alpha": 2.0,
 }
+FIELDS = tuple(DEFAULTS)
+LINE = (*FIELDS[:8], "niter", *FIELDS[8:], "error")  # the order of a line's keys
 BATCHED = ("seed", "lr")  # runs that differ only in these train together
 
 Run = dict[str, Any]
