@@ -14,7 +14,13 @@ from __future__ import annotations
 
 import os
 
+import torch
 from hypothesis import HealthCheck, Phase, settings
+
+if os.environ.get(
+    "PYTEST_XDIST_WORKER"
+):  # one process per core already: no thread oversubscription
+    torch.set_num_threads(1)
 
 PROFILE = os.environ.get("MEMLAWS_PROFILE", "ci")
 LAW_EXAMPLES = {"ci": 2, "dev": 6, "thorough": 30}
