@@ -17,9 +17,8 @@ import os
 import torch
 from hypothesis import HealthCheck, Phase, settings
 
-if os.environ.get(
-    "PYTEST_XDIST_WORKER"
-):  # one process per core already: no thread oversubscription
+# Under pytest-xdist there is already a process per core: one torch thread each.
+if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 PROFILE = os.environ.get("MEMLAWS_PROFILE", "ci")
