@@ -17,8 +17,9 @@ INPUTS = 0  # input embeddings e_x
 OUTPUTS = 1  # output embeddings u_y
 TOKENS = 2  # uniform draws turned into tokens
 TIES = 3  # random keys that break ties between equal counts
+WEIGHTS = 4  # the initial memory W₀ of the trainers
 
-ROW_BLOCKS = {INPUTS: 1024, OUTPUTS: 64}  # rows per generator, per stream
+ROW_BLOCKS = {INPUTS: 1024, OUTPUTS: 64, WEIGHTS: 64}  # rows per generator, per stream
 COLUMN_BLOCK = 64
 UNIFORM_BLOCK = 65536
 

@@ -48,8 +48,7 @@ OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "step", "cosine")
 INITS = ("random", "zero")
 LEARNED = {"matrix": ("W",), "learnable": ("E", "W", "U"), "exponential": ("E", "U")}
-WEIGHTS = 4  # stream id of the initial memory W₀ (kernel.streams uses ids 0-3)
-WEIGHT_BLOCK = 64  # W₀ is drawn in seeded blocks of 64 × 64 entries
+WEIGHTS = streams.WEIGHTS  # stream id of the initial memory W₀
 LAYERNORM_EPS = 1e-6
 ADAM_EPS = 1e-8
 CHUNK_ELEMENTS = 2**19  # on the CPU, Adam forms a product gradient in blocks this large
@@ -207,18 +206,8 @@ def initial_weights(
     """
     seed_values = seed_list("seeds", seeds)
     positive_int("d", dim)
-    blocks = range(-(-dim // WEIGHT_BLOCK))
-    draws = [
-        torch.cat([torch.cat([_weight_block(s, i, j) for j in blocks], 1) for i in blocks])
-        for s in seed_values
-    ]
-    return (torch.stack(draws)[:, :dim, :dim] / math.sqrt(dim)).to(device=device, dtype=dtype)
-
-
-def _weight_block(seed: int, row: int, column: int) -> torch.Tensor:
-    """Standard normal block ``(row, column)`` of a seed's ``W₀`` draws, float32 ``[64, 64]``."""
-    generator = streams.block_generator(seed, WEIGHTS, row, column)
-    return torch.randn(WEIGHT_BLOCK, WEIGHT_BLOCK, generator=generator)
+    draws = [streams.standard_normal(s, WEIGHTS, slice(0, dim), dim) for s in seed_values]
+    return (torch.stack(draws) / math.sqrt(dim)).to(device=device, dtype=dtype)
 
 
 def initial_parameters(
