@@ -19,11 +19,10 @@ from kernel.training import (
     TrainingResult,
     TrainingSetup,
     initial_parameters,
-    nonnegative_float,
     recorded_steps,
     training_targets,
 )
-from kernel.validation import nonnegative_int, seed_list
+from kernel.validation import nonnegative_float, nonnegative_int, seed_list
 
 
 def reference_logits(

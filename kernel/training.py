@@ -41,7 +41,15 @@ from kernel import streams
 from kernel.data import checked_targets, modular_targets, sample_tokens, zipf_probabilities
 from kernel.embeddings import OUTPUT_KINDS, input_embeddings, output_embeddings
 from kernel.memory import population_error, readout
-from kernel.validation import choice, nonnegative_int, positive_float, positive_int, seed_list
+from kernel.validation import (
+    choice,
+    flag,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    seed_list,
+)
 
 MODELS = ("matrix", "learnable", "exponential")
 OPTIMIZERS = ("sgd", "adam")
@@ -52,21 +60,6 @@ WEIGHTS = streams.WEIGHTS  # stream id of the initial memory W₀
 LAYERNORM_EPS = 1e-6
 ADAM_EPS = 1e-8
 CHUNK_ELEMENTS = 2**19  # on the CPU, Adam forms a product gradient in blocks this large
-
-
-def nonnegative_float(name: str, value: object) -> float:
-    """Return ``value`` as a float if it is a finite real number >= 0."""
-    real = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not real or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def flag(name: str, value: object) -> bool:
-    """Return ``value`` if it is ``True`` or ``False``."""
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return value
 
 
 def step_size_list(name: str, values: object) -> list[float]:

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import torch
 
 from kernel.data import sample_tokens
-from kernel.training import nonnegative_float, recorded_steps
-from kernel.validation import positive_int, seed_list, weights_tensor
+from kernel.training import recorded_steps
+from kernel.validation import nonnegative_float, positive_int, seed_list, weights_tensor
 
 
 def update_map(q: torch.Tensor, gamma: float, n_classes: int) -> torch.Tensor:

@@ -30,6 +30,21 @@ def int_in_range(name: str, value: object, low: int, high: int) -> int:
     return value
 
 
+def nonnegative_float(name: str, value: object) -> float:
+    """Return ``value`` as a float if it is a finite real number >= 0."""
+    real = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not real or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def flag(name: str, value: object) -> bool:
+    """Return ``value`` if it is ``True`` or ``False``."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
 def positive_float(name: str, value: object) -> float:
     """Return ``value`` as a float if it is a finite real number > 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -23,8 +23,15 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from kernel.training import MODELS, OPTIMIZERS, TrainingSetup, flag, nonnegative_float, train
-from kernel.validation import choice, nonnegative_int, positive_float, positive_int
+from kernel.training import MODELS, OPTIMIZERS, TrainingSetup, train
+from kernel.validation import (
+    choice,
+    flag,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
 from theory.progress import Progress
 
 DEFAULTS: dict[str, Any] = {

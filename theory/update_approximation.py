@@ -16,8 +16,8 @@ from kernel.training import TrainingSetup, train
 from kernel.update_approximation import approximate_weight_curves
 from theory.law import Config, Measurement, Parameter
 from theory.optimisation import Ordering, fixed
-from theory.random_embeddings import RateInDimension, Weights
-from theory.setting import ZipfSetting, as_array, grid, zipf_setting
+from theory.random_embeddings import RateInDimension
+from theory.setting import as_array, grid, zipf_setting
 from theory.statistics import loglog_slopes
 
 APPROXIMATION_DIMS = (5, 10, 20, 40, 80, 160)
@@ -124,9 +124,6 @@ class SmallStepRate(RateInDimension):
 
     def rival_exponent(self, config: Config) -> float:
         return -(config["alpha"] - 1)
-
-    def weights(self, config: Config, setting: ZipfSetting, seeds: Sequence[int]) -> Weights:
-        raise NotImplementedError("R4b trains; it has no memory weights")
 
     def measure(self, config: Config, seeds: Sequence[int], device: str = "cpu") -> Measurement:
         dims = grid(config, "d_min", "d_max")
