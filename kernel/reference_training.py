@@ -83,9 +83,11 @@ def train_reference(
         if (t + 1) in recorded:
             curve.append(error())
     final = curve[-1] if steps else error()
+    finite = all(bool(value.isfinite().all()) for value in params.values())
     return TrainingResult(
         errors=final.view(1, 1),
         niter=setup.niter,
+        diverged=torch.tensor([[not finite]]),
         steps=steps,
         curves=torch.stack(curve).view(1, 1, -1) if steps else None,
         params={name: value.detach().cpu()[None, None] for name, value in params.items()},

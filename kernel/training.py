@@ -177,10 +177,12 @@ class TrainingResult:
     sizes). ``steps``: the steps recorded in ``curves`` (float64 ``[S, L, len(steps)]``; step 0
     is the initialisation), empty without ``record_every``. ``params``: final ``E`` ``[S, L, N,
     d]``, ``W`` ``[S, L, d, d]`` (models with a memory), ``U`` ``[S, L, d, M]``, on the CPU,
-    when asked for."""
+    when asked for. ``diverged``: bool ``[S, L]``, whether a final parameter is not finite (the
+    run overflowed; its error is then the readout of non-finite scores, not a learned one)."""
 
     errors: torch.Tensor
     niter: int
+    diverged: torch.Tensor
     steps: list[int] = field(default_factory=list)
     curves: torch.Tensor | None = None
     params: dict[str, torch.Tensor] = field(default_factory=dict)
@@ -289,9 +291,11 @@ def train(
         if (t + 1) in recorded:
             curve.append(error())
     final = curve[-1] if steps else error()
+    finite = [value.isfinite().flatten(1).all(1) for value in model.parameters().values()]
     return TrainingResult(
         errors=final.view(n_seeds, n_lrs),
         niter=setup.niter,
+        diverged=~torch.stack(finite).all(0).cpu().view(n_seeds, n_lrs),
         steps=steps,
         curves=torch.stack(curve, dim=-1).view(n_seeds, n_lrs, -1) if steps else None,
         params={

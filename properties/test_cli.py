@@ -9,6 +9,8 @@ import pytest
 
 from theory import report as report_module
 from theory.cli import main
+from theory.counterexamples import record_counterexample
+from theory.paper_figures import PaperFigure
 
 
 def test_laws_json_lists_every_law(capsys):
@@ -27,6 +29,7 @@ def test_laws_plain_listing(capsys):
 REPORT_FIELDS = {
     "spec", "source", "predicted", "measured", "ci_low", "ci_high", "tolerance", "verdict",
     "rival", "rival_rejected", "n_seeds", "range", "config", "tolerance_reason",
+    "false_alarm_rate", "power", "flag", "smallest_failing",
 }  # fmt: skip
 
 
@@ -38,6 +41,32 @@ def test_report_writes_json_and_markdown(tmp_path, capsys):
     table = (tmp_path / "REPORT.md").read_text()
     assert "| R1 |" in table and "**holds**" in table
     assert "R1" in capsys.readouterr().out
+
+
+def test_report_shows_calibration_and_the_smallest_failing_configuration(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEMLAWS_COUNTEREXAMPLES", str(tmp_path / "found.jsonl"))
+    outcome = {"verdict": "fails", "measured": -0.3, "ci_low": -0.4, "ci_high": -0.2}
+    record_counterexample("R1", {"alpha": 1.1}, outcome | {"reason": "outside"}, "dev")
+    calibration = tmp_path / "calibration.json"
+    calibration.write_text("{}")
+    out = tmp_path / "report"
+    arguments = ["report", "--law", "R1", "--out", str(out), "--calibration", str(calibration)]
+    assert main(arguments) == 0
+    (record,) = json.loads((out / "laws.json").read_text())
+    assert record["smallest_failing"]["config"] == {"alpha": 1.1}
+    assert record["flag"].startswith("not calibrated")
+    table = (out / "REPORT.md").read_text()
+    assert "| R1 | alpha=1.1 | fails (outside)" in table
+    assert "⚠ flagged" in table
+
+
+def test_the_full_report_appends_the_paper_figures(tmp_path, monkeypatch):
+    drawn = PaperFigure("toy", "A toy figure", "figures/paper/toy.png", "What to look for.")
+    monkeypatch.setattr(report_module, "write_paper_figures", lambda *args: [drawn])
+    report_module.write_report(tmp_path, "quick", specs=["R1"], paper_figures=True)
+    table = (tmp_path / "REPORT.md").read_text()
+    assert "## The paper's figures" in table
+    assert "![A toy figure](figures/paper/toy.png)" in table and "What to look for." in table
 
 
 def test_interrupted_report_leaves_the_previous_one_intact(tmp_path, monkeypatch):

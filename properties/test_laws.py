@@ -9,11 +9,13 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from hypothesis import given, note, settings
+from hypothesis import Phase, given, note, settings
+from hypothesis.control import current_build_context
 
 from conftest import LAW_EXAMPLES, LAW_PHASES, PROFILE
 from properties.strategies import law_configs, seed_sets
-from theory.law import Law, Prediction
+from theory.counterexamples import latest_counterexamples, record_counterexample
+from theory.law import Law, Measurement, Parameter, Prediction
 from theory.profiles import seeds_for
 from theory.registry import all_laws
 from theory.verify import FAILS, HOLDS, INCONCLUSIVE, check, judge
@@ -102,8 +104,12 @@ class Swapped(Law):
         return self.law.measure(config, seeds, device)
 
 
-def _law_property(law: Law):
-    @settings(max_examples=LAW_EXAMPLES[PROFILE], phases=LAW_PHASES[PROFILE])
+def _law_property(law: Law, max_examples: int = LAW_EXAMPLES[PROFILE], phases=LAW_PHASES[PROFILE]):
+    """The generic property of ``law``: it holds over its check domain, rival rejected, and the
+    same data make the swapped prediction fail. A failure's final (under ``dev`` and
+    ``thorough``, shrunk) configuration is recorded for the report."""
+
+    @settings(max_examples=max_examples, phases=phases)
     @given(config=law_configs(law), seeds=seed_sets(SEEDS))
     def holds_and_rival_rejected(config, seeds):
         note(f"{law.spec} configuration: {config}")
@@ -114,9 +120,15 @@ def _law_property(law: Law):
             mirrored = {HOLDS: FAILS, FAILS: HOLDS, INCONCLUSIVE: INCONCLUSIVE}
             assert wrong.verdict == mirrored[verdict.verdict]
             return
-        assert verdict.verdict == HOLDS, f"{law.spec} {verdict.verdict}: {verdict.reason}"
-        assert verdict.rival_rejected
-        assert wrong.verdict == FAILS, "the same data must make the rival prediction fail"
+        failure = ""
+        if verdict.verdict != HOLDS or not verdict.rival_rejected:
+            failure = f"{law.spec} {verdict.verdict}: {verdict.reason}"
+        elif wrong.verdict != FAILS:
+            failure = "the same data must make the rival prediction fail"
+        if failure and current_build_context().is_final:  # the smallest failing configuration
+            outcome = {k: getattr(verdict, k) for k in ("verdict", "measured", "ci_low", "ci_high")}
+            record_counterexample(law.spec, config, outcome | {"reason": failure}, PROFILE)
+        assert not failure, failure
 
     return holds_and_rival_rejected
 
@@ -124,3 +136,32 @@ def _law_property(law: Law):
 @pytest.mark.parametrize("law", LAWS, ids=IDS)
 def test_law_holds_over_its_check_domain(law: Law):
     _law_property(law)()
+
+
+class BreaksAbove(Law):
+    """A toy law that holds for ``x ≤ 7`` and turns into its rival above: its property must fail
+    and shrink to ``x = 8``, the edge of the region where it holds."""
+
+    spec, source, statement = "TOY", "test", "holds up to x = 7"
+    statistic, variable, domain = "a number near 0", "x", "x in [1, 50]"
+    parameters = {"x": Parameter(1, 50, 1, "int", "where the law is checked")}
+    tolerance_reason, rival_name = "noise of 0.01", "one"
+
+    def predicted(self, config):
+        return Prediction("point", 0.0, 0.1)
+
+    def rival(self, config):
+        return Prediction("point", 1.0, 0.1)
+
+    def measure(self, config, seeds, device="cpu"):
+        centre = 0.0 if config["x"] <= 7 else 1.0
+        noise = np.random.default_rng(seeds).normal(0, 0.01, len(seeds))
+        return Measurement(centre + noise, np.arange(2.0), np.zeros((len(seeds), 2)), "x", "y")
+
+
+def test_a_failing_law_shrinks_to_the_edge_of_its_region(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEMLAWS_COUNTEREXAMPLES", str(tmp_path / "found.jsonl"))
+    with pytest.raises(AssertionError, match="TOY fails"):
+        _law_property(BreaksAbove(), max_examples=60, phases=tuple(Phase))()
+    found = latest_counterexamples()["TOY"]
+    assert found["config"] == {"x": 8} and found["verdict"] == FAILS

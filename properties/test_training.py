@@ -328,3 +328,11 @@ def test_cuda_follows_the_cpu(model, optimizer, layernorm, init):
     for name, value in runs["cpu"].params.items():
         gap = float((runs["cuda"].params[name] - value).abs().max())
         assert gap <= RELATIVE_TOLERANCE * float(value.abs().max())
+
+
+def test_overflowing_runs_are_flagged_diverged():
+    """Learnable SGD at γ = 10 overflows (its error, 0.3586, is the readout of NaN scores)."""
+    setup = TrainingSetup("learnable", "sgd", 100, 5, 100, 2.0, 10240, 16)
+    result = train(setup, [0, 1], [0.1, 10.0])
+    assert result.diverged.tolist() == [[False, True], [False, True]]
+    assert bool(train_reference(setup, 0, 10.0).diverged)

@@ -44,7 +44,15 @@ def _laws(arguments: argparse.Namespace) -> int:
 def _report(arguments: argparse.Namespace) -> int:
     from theory.report import write_report
 
-    records = write_report(Path(arguments.out), arguments.profile, arguments.device, arguments.law)
+    calibration = Path(arguments.calibration) if arguments.calibration else None
+    records = write_report(
+        Path(arguments.out),
+        arguments.profile,
+        arguments.device,
+        arguments.law,
+        calibration,
+        paper_figures=not arguments.law and not arguments.no_paper_figures,
+    )
     for r in records:
         print(
             f"{r['spec']:5} {r['verdict']:12} measured {r['measured']:+.3f} "
@@ -53,6 +61,8 @@ def _report(arguments: argparse.Namespace) -> int:
         )
     print(f"wrote {Path(arguments.out) / 'REPORT.md'} and {Path(arguments.out) / 'laws.json'}")
     for r in records:
+        if r["flag"]:
+            print(f"  {r['spec']} calibration flagged: {r['flag']}")
         for b in r["beyond"]:
             print(f"  {r['spec']} beyond its region ({b['config']}): {b['verdict']}")
     return 0 if all(r["verdict"] == "holds" or _open(r["spec"]) for r in records) else 1
@@ -70,6 +80,12 @@ def _calibrate(arguments: argparse.Namespace) -> int:
     results = calibrate(
         arguments.repeats, arguments.profile, arguments.law, Path(arguments.out), arguments.device
     )
+    if arguments.store:
+        from theory.calibration_record import store_calibration
+        from theory.registry import get_law
+
+        laws = [get_law(r["spec"]) for r in results]
+        store_calibration(Path(arguments.store), results, laws, arguments.profile)
     for r in results:
         print(
             f"{r['spec']:5} false alarms {r['false_alarms']}/{r['repeats']} "
@@ -83,7 +99,14 @@ def _simulate(arguments: argparse.Namespace) -> int:
     from theory.simulate import simulate_command
 
     out = Path(arguments.out) if arguments.out else None
-    return simulate_command(Path(arguments.grid), out, arguments.resume, arguments.device)
+    return simulate_command(
+        Path(arguments.grid),
+        out,
+        arguments.resume,
+        arguments.device,
+        arguments.scheduler,
+        arguments.workers,
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -99,6 +122,14 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--out", default="report", help="output folder (default: report)")
     report.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     report.add_argument("--law", action="append", help="only this spec id (repeatable)")
+    report.add_argument(
+        "--no-paper-figures",
+        action="store_true",
+        help="skip redrawing the paper's figures (skipped anyway with --law)",
+    )
+    report.add_argument(
+        "--calibration", help="calibration file to show (default: the one shipped with memlaws)"
+    )
     report.set_defaults(run=_report)
 
     calibrate = commands.add_parser("calibrate", help="false-alarm rate and power per law")
@@ -107,6 +138,9 @@ def parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--out", default="calibration.jsonl", help="JSON lines, resumable")
     calibrate.add_argument("--device", default="cpu")
     calibrate.add_argument("--law", action="append", help="only this spec id (repeatable)")
+    calibrate.add_argument(
+        "--store", help="merge the summaries into this calibration file (the report reads it)"
+    )
     calibrate.set_defaults(run=_calibrate)
 
     simulate = commands.add_parser("simulate", help="train a grid of runs, one JSON line each")
@@ -114,6 +148,13 @@ def parser() -> argparse.ArgumentParser:
     simulate.add_argument("--out", help="append JSON lines here (default: stdout)")
     simulate.add_argument("--resume", action="store_true", help="skip the runs already in --out")
     simulate.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    executor = simulate.add_mutually_exclusive_group()
+    executor.add_argument(
+        "--scheduler", metavar="ADDRESS", help="train on this Dask scheduler, e.g. tcp://host:8786"
+    )
+    executor.add_argument(
+        "--workers", type=int, metavar="N", help="train on a local Dask cluster of N processes"
+    )
     simulate.set_defaults(run=_simulate)
     return main
 

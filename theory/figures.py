@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import NullFormatter
 from scipy import stats
 
 from theory.law import Measurement
@@ -17,7 +18,7 @@ from theory.statistics import LEVEL
 from theory.verify import Verdict
 
 
-def _mean_and_band(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def mean_and_band(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean over seeds (axis 0) and the half-width of its t-interval at ``LEVEL``."""
     n = values.shape[0]
     scale = stats.t.ppf((1 + LEVEL) / 2, max(n - 1, 1))
@@ -27,6 +28,16 @@ def _mean_and_band(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _is_rate(verdict: Verdict) -> bool:
     return verdict.statistic.startswith("slope of log") and verdict.prediction.count("±") == 1
+
+
+def _log_axes(statistic: str) -> tuple[bool, bool]:
+    """Whether a law's statistic is read on a log ``x`` axis (a slope against a logarithm) and
+    on a log ``y`` axis (a slope of a logarithm)."""
+    slope_of_slopes = statistic.startswith("slope(")
+    return (
+        "against log" in statistic or slope_of_slopes,
+        "slope of log" in statistic or slope_of_slopes,
+    )
 
 
 def law_figure(verdict: Verdict, measurement: Measurement, path: Path) -> Path:
@@ -44,12 +55,20 @@ def law_figure(verdict: Verdict, measurement: Measurement, path: Path) -> Path:
         jitter = x[None, :].repeat(values.shape[0], 0)
         axes.scatter(jitter, values, s=6, alpha=0.25, color=f"C{j}")
         finite = np.isfinite(values).all(axis=0)
-        mean, band = _mean_and_band(values[:, finite])
+        mean, band = mean_and_band(values[:, finite])
         axes.errorbar(x[finite], mean, yerr=band, color=f"C{j}", marker="o", ms=3, capsize=2,
+                      linestyle="none" if categories else "-",
                       label=name or f"mean, {LEVEL:.0%} interval")  # fmt: skip
-    if _is_rate(verdict) and np.all(curves[np.isfinite(curves)] > 0):
+    positive = bool(np.all(curves[np.isfinite(curves)] > 0))
+    log_x, log_y = _log_axes(verdict.statistic)
+    if log_x and not categories:
         axes.set_xscale("log")
+        shown = x[:: max(1, len(x) // 6)]  # a readable number of labelled grid values
+        axes.set_xticks(shown, [f"{value:g}" for value in shown])
+        axes.xaxis.set_minor_formatter(NullFormatter())
+    if log_y and positive:
         axes.set_yscale("log")
+    if _is_rate(verdict) and positive:
         values = curves[:, 0, :]
         anchor_x = np.exp(np.log(x).mean())
         anchor_y = np.exp(np.nanmean(np.log(values)))

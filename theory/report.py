@@ -11,8 +11,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from theory.calibration_record import (
+    CALIBRATION_PROFILE,
+    MAX_FALSE_ALARM_RATE,
+    MIN_POWER,
+    RATE_LEVEL,
+    STORED_CALIBRATION,
+    calibration_status,
+    load_calibration,
+)
+from theory.counterexamples import counterexample_path, latest_counterexamples
 from theory.figures import law_figure
 from theory.law import Law, Measurement
+from theory.paper_figures import PAPER_FIGURE_COUNT, PaperFigure, write_paper_figures
 from theory.profiles import seeds_for
 from theory.progress import Progress
 from theory.registry import all_laws
@@ -62,6 +73,78 @@ def _number(value: float, digits: int = 3) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:+.{digits}f}"
 
 
+def _rate(value: float, interval: Sequence[float]) -> str:
+    if not math.isfinite(value):
+        return "n/a"
+    return f"{value:.0%} [{interval[0]:.0%}, {interval[1]:.0%}]"
+
+
+def counterexample_table(records: Sequence[dict[str, Any]]) -> str:
+    """The smallest configurations where each law failed its Hypothesis property, if any."""
+    lines = [
+        "## Where the properties found a law failing",
+        "",
+        "The smallest failing configuration Hypothesis found for each law, read from "
+        f"`{counterexample_path()}` (written by the property tests; shrinking runs under "
+        "`MEMLAWS_PROFILE=dev` or `thorough`). It marks the edge of the region where the law "
+        "holds.",
+        "",
+    ]
+    found = [r for r in records if r["smallest_failing"]]
+    if not found:
+        return "\n".join([*lines, "None recorded.", ""])
+    lines += ["| law | configuration | verdict there | measured | when |", "|---|---|---|---|---|"]
+    for r in found:
+        row = r["smallest_failing"]
+        config = ", ".join(f"{k}={v}" for k, v in row["config"].items())
+        lines.append(
+            f"| {r['spec']} | {config} | {row['verdict']} ({row['reason']}) "
+            f"| {_number(row['measured'])} | {row['recorded']}, profile {row['profile']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def paper_figures_section(figures: Sequence[PaperFigure]) -> str:
+    """The paper's figures, redrawn from our kernel, each with its caption."""
+    lines = ["## The paper's figures", ""]
+    for figure in figures:
+        image = f"![{figure.title}]({figure.file})"
+        lines += [f"### {figure.title}", "", image, "", figure.caption, ""]
+    return "\n".join(lines)
+
+
+def _percent(value: float) -> str:
+    return "n/a" if not math.isfinite(value) else f"{value:.0%}"
+
+
+def _marker(record: dict[str, Any]) -> str:
+    return " ⚠ flagged" if record["flag"] else ""
+
+
+def calibration_table(records: Sequence[dict[str, Any]]) -> str:
+    """Each law's verifier calibration and the laws it flags."""
+    lines = [
+        "## Calibration of the verifier",
+        "",
+        f"Measured at the `{CALIBRATION_PROFILE}` profile on independent seed sets "
+        "(`memlaws calibrate`): the false-alarm rate is how often the law itself was declared "
+        "failing, the power how often its rival was rejected; brackets are exact "
+        f"{RATE_LEVEL:.0%} intervals. A law is flagged when its false-alarm rate exceeds "
+        f"{MAX_FALSE_ALARM_RATE:.0%}, its power is below {MIN_POWER:.0%}, or its calibration is "
+        "missing or stale. Open claims take no side and have no false alarms to count.",
+        "",
+        "| law | repeats | false-alarm rate | power | flag |",
+        "|---|---|---|---|---|",
+    ]
+    for r in records:
+        lines.append(
+            f"| {r['spec']} | {r['calibration_repeats']} "
+            f"| {_rate(r['false_alarm_rate'], r['false_alarm_interval'])} "
+            f"| {_rate(r['power'], r['power_interval'])} | {r['flag'] or 'none'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def beyond_table(records: Sequence[dict[str, Any]], defaults: dict[str, dict[str, Any]]) -> str:
     """Verdicts outside each law's stated region: where a claim stops holding."""
     lines = [
@@ -94,8 +177,8 @@ def markdown_table(records: Sequence[dict[str, Any]], profile: str) -> str:
         "interval widened by its tolerance and its rival does not.",
         "",
         "| law | source | statistic | predicted | measured | interval | tolerance | verdict "
-        "| rival | rival rejected | seeds | range | time | figure |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| rival | rival rejected | false alarms | power | seeds | range | time | figure |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
         lines.append(
@@ -103,7 +186,9 @@ def markdown_table(records: Sequence[dict[str, Any]], profile: str) -> str:
             f"| {_number(r['measured'])} | [{_number(r['ci_low'])}, {_number(r['ci_high'])}] "
             f"| {r['tolerance']:.3f} | **{r['verdict']}** "
             f"| {r['rival_name']} ({_number(r['rival'])}) "
-            f"| {'yes' if r['rival_rejected'] else 'no'} | {r['n_seeds']} "
+            f"| {'yes' if r['rival_rejected'] else 'no'} "
+            f"| {_percent(r['false_alarm_rate'])} | {_percent(r['power'])}{_marker(r)} "
+            f"| {r['n_seeds']} "
             f"| {r['variable']} ∈ [{r['range'][0]:g}, {r['range'][1]:g}] | {r['seconds']:.1f}s "
             f"| [{r['spec']}]({r['figure']}) |"
         )
@@ -122,22 +207,39 @@ def markdown_table(records: Sequence[dict[str, Any]], profile: str) -> str:
 
 
 def write_report(
-    out: Path, profile: str, device: str = "cpu", specs: Sequence[str] | None = None
+    out: Path,
+    profile: str,
+    device: str = "cpu",
+    specs: Sequence[str] | None = None,
+    calibration: Path | None = None,
+    paper_figures: bool = True,
 ) -> list[dict[str, Any]]:
-    """Run the laws (all, or those in ``specs``); write ``out/laws.json`` and ``out/REPORT.md``."""
+    """Run the laws (all, or those in ``specs``); write ``out/laws.json`` and ``out/REPORT.md``
+    with each law's calibration read from ``calibration`` (default: the shipped file), then,
+    if ``paper_figures``, redraw the paper's figures at the same profile."""
+    stored = load_calibration(calibration or STORED_CALIBRATION)
     laws = [law for law in all_laws() if not specs or law.spec in specs]
     unknown = set(specs or ()) - {law.spec for law in laws}
     if unknown:
         raise ValueError(f"unknown law(s) {sorted(unknown)}")
     inside, outside = run_laws(laws, profile, device)
     records = [v.as_dict() for v, _ in inside]
+    found = latest_counterexamples()
+    for record, law in zip(records, laws, strict=True):
+        record |= calibration_status(law, stored)
+        record["smallest_failing"] = found.get(law.spec)
     beyond = [v.as_dict() for v, _ in outside]
     for record, (verdict, measurement) in zip(records, inside, strict=True):
         record["figure"] = f"figures/{verdict.spec}.png"
         write_figure(out / record["figure"], verdict, measurement)
     for record in records:
         record["beyond"] = [b for b in beyond if b["spec"] == record["spec"]]
-    markdown = markdown_table(records, profile)
+    markdown = markdown_table(records, profile) + "\n" + calibration_table(records)
+    markdown += "\n" + counterexample_table(records)
+    if paper_figures:
+        with Progress(PAPER_FIGURE_COUNT, f"paper figures ({profile})") as bar:
+            figures = write_paper_figures(out, profile, device, bar)
+        markdown += "\n" + paper_figures_section(figures)
     if beyond:
         markdown += "\n" + beyond_table(beyond, {r["spec"]: r["config"] for r in records})
     write_atomically(out / "laws.json", json.dumps(records, indent=2, allow_nan=True) + "\n")

@@ -9,7 +9,9 @@ draws and scalings (``kernel.training.TrainingSetup`` defaults: random ``W₀``,
 ``U``, constant step, Adam with ``β₁ = β₂ = 0`` and dimension-scaled steps), in float32.
 
 A line holds the run's fields (``optimizer`` in lower case, ``lr`` and ``alpha`` as floats),
-``niter = ntrain / batch_size`` and the population ``error`` after the last step. Runs that
+``niter = ntrain / batch_size``, the population ``error`` after the last step, and ``diverged``:
+whether the run overflowed (a parameter is not finite), in which case ``error`` is the readout of
+non-finite scores and says nothing about what was learned. Runs that
 differ only in ``seed`` and ``lr`` are trained together in one batched ``kernel.training.train``
 call; each group's lines are appended to the output as soon as it finishes.
 """
@@ -48,7 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "alpha": 2.0,
 }
 FIELDS = tuple(DEFAULTS)
-LINE = (*FIELDS[:8], "niter", *FIELDS[8:], "error")  # the order of a line's keys
+LINE = (*FIELDS[:8], "niter", *FIELDS[8:], "error", "diverged")  # the order of a line's keys
 BATCHED = ("seed", "lr")  # runs that differ only in these train together
 
 Run = dict[str, Any]
@@ -164,6 +166,33 @@ def groups(runs: list[Run]) -> Iterator[list[Run]]:
     yield from table.values()
 
 
+def group_lines(group: list[Run], device: str = "cpu") -> list[dict[str, Any]]:
+    """Train one group (runs differing only in ``seed`` and ``lr``) in one ``train`` call; its
+    lines, one per run in ``group`` order, keys in ``LINE`` order."""
+    seeds = sorted({run["seed"] for run in group})
+    lrs = sorted({run["lr"] for run in group})
+    result = train(setup_of(group[0]), seeds, lrs, device=device)
+    lines = []
+    for run in group:
+        index = seeds.index(run["seed"]), lrs.index(run["lr"])
+        error, diverged = float(result.errors[index]), bool(result.diverged[index])
+        line = {**run, "niter": result.niter, "error": error, "diverged": diverged}
+        lines.append({key: line[key] for key in LINE})
+    return lines
+
+
+def write_lines(lines: list[dict[str, Any]], out: TextIO, progress: Progress | None) -> None:
+    """Append a finished group's lines to ``out`` as JSON lines, advancing ``progress`` once per
+    run, then flush."""
+    for line in lines:
+        out.write(json.dumps(line) + "\n")
+        if progress is not None:
+            progress.advance(
+                f"{line['model']} {line['optimizer']} d={line['d']} error {line['error']:.4f}"
+            )
+    out.flush()
+
+
 def simulate(
     runs: list[Run],
     out: TextIO,
@@ -172,22 +201,22 @@ def simulate(
 ) -> None:
     """Train ``runs`` group by group, writing each group's lines to ``out`` when it finishes."""
     for group in groups(runs):
-        seeds = sorted({run["seed"] for run in group})
-        lrs = sorted({run["lr"] for run in group})
-        result = train(setup_of(group[0]), seeds, lrs, device=device)
-        for run in group:
-            error = float(result.errors[seeds.index(run["seed"]), lrs.index(run["lr"])])
-            line = {**run, "niter": result.niter, "error": error}
-            out.write(json.dumps({key: line[key] for key in LINE}) + "\n")
-            if progress is not None:
-                progress.advance(
-                    f"{run['model']} {run['optimizer']} d={run['d']} error {error:.4f}"
-                )
-        out.flush()
+        write_lines(group_lines(group, device), out, progress)
 
 
-def simulate_command(grid_path: Path, out: Path | None, resume: bool, device: str) -> int:
-    """Check the whole grid, then run what is not yet in ``out`` (``--resume``); 0 when done."""
+def simulate_command(
+    grid_path: Path,
+    out: Path | None,
+    resume: bool,
+    device: str,
+    scheduler: str | None = None,
+    workers: int | None = None,
+) -> int:
+    """Check the whole grid, then run what is not yet in ``out`` (``--resume``) in this process,
+    on the Dask scheduler at ``scheduler`` or on a local cluster of ``workers`` processes (see
+    ``theory.executors``); 0 when done."""
+    from theory.executors import executor  # imported here: theory.executors builds on this module
+
     if resume and out is None:
         raise ValueError("--resume needs --out FILE (the runs to skip are read from it)")
     runs = expand(read_grid(grid_path))
@@ -196,11 +225,11 @@ def simulate_command(grid_path: Path, out: Path | None, resume: bool, device: st
     if resume:
         done = finished(out)
         runs = [run for run in runs if run_key(run) not in done]
-    with Progress(len(runs), "simulate") as bar:
+    with executor(scheduler, workers) as train_runs, Progress(len(runs), "simulate") as bar:
         if out is None:
-            simulate(runs, sys.stdout, device, bar)
+            train_runs(runs, sys.stdout, device, bar)
         else:
             out.parent.mkdir(parents=True, exist_ok=True)
             with out.open("a") as stream:
-                simulate(runs, stream, device, bar)
+                train_runs(runs, stream, device, bar)
     return 0

@@ -1,0 +1,121 @@
+"""The stored calibration of every law's verifier and the flags it raises.
+
+A calibration summary (``theory.calibration.summarise``) says, for one law, how often the true law
+was declared failing (false-alarm rate) and how often its rival was rejected (power) over
+independent seed sets. Summaries are stored per law in a JSON file (the shipped one is
+``theory/calibrated/standard.json``), with the configuration they were measured on, so that a law
+whose reference configuration has changed since shows as stale rather than as calibrated.
+
+A law is flagged when, at the ``standard`` profile, its false-alarm rate exceeds 5%, its power is
+below 90%, it has fewer than 100 repeats, or it has no current calibration at all. Open claims
+(laws that take no side) have no true reading to raise false alarms on and are not flagged.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from scipy import stats
+
+from theory.law import Law
+
+CALIBRATION_PROFILE = "standard"
+STORED_CALIBRATION = Path(__file__).parent / "calibrated" / f"{CALIBRATION_PROFILE}.json"
+MAX_FALSE_ALARM_RATE = 0.05
+MIN_POWER = 0.90
+MIN_REPEATS = 100
+RATE_LEVEL = 0.95  # Clopper–Pearson intervals on the two rates
+
+
+def rate_interval(successes: int, trials: int, level: float = RATE_LEVEL) -> list[float]:
+    """Exact (Clopper–Pearson) interval of a binomial rate: ``[low, high]``."""
+    if trials <= 0:
+        return [math.nan, math.nan]
+    interval = stats.binomtest(successes, trials).proportion_ci(level, method="exact")
+    return [float(interval.low), float(interval.high)]
+
+
+def load_calibration(path: Path = STORED_CALIBRATION) -> dict[str, dict[str, Any]]:
+    """The stored summaries, by spec id (empty when the file does not exist)."""
+    if not path.exists():
+        return {}
+    try:
+        stored = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"the calibration file {path} is not valid JSON: {error}") from error
+    if not isinstance(stored, dict):
+        raise ValueError(f"the calibration file {path} must hold a JSON object keyed by spec id")
+    return stored
+
+
+def store_calibration(
+    path: Path, summaries: Sequence[Mapping[str, Any]], laws: Sequence[Law], profile: str
+) -> None:
+    """Merge ``summaries`` (one per law of ``laws``, same order) into the JSON file ``path``,
+    with each law's reference configuration and the rates' intervals."""
+    stored = load_calibration(path)
+    for summary, law in zip(summaries, laws, strict=True):
+        n = summary["repeats"]
+        stored[law.spec] = {
+            **summary,
+            "profile": profile,
+            "config": law.config(),
+            "false_alarm_interval": rate_interval(summary["false_alarms"], n),
+            "power_interval": rate_interval(summary["rival_rejections"], n),
+            "rate_level": RATE_LEVEL,
+        }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(dict(sorted(stored.items())), indent=2) + "\n")
+    temporary.replace(path)
+
+
+def calibration_status(law: Law, stored: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """What the report says of ``law``'s calibration: the two rates (NaN when unknown), their
+    intervals, the repeats, and ``flag`` (empty when the verifier is calibrated and sound)."""
+    summary = stored.get(law.spec)
+    status: dict[str, Any] = {
+        "false_alarm_rate": math.nan,
+        "power": math.nan,
+        "false_alarm_interval": [math.nan, math.nan],
+        "power_interval": [math.nan, math.nan],
+        "calibration_repeats": 0,
+        "calibration_profile": CALIBRATION_PROFILE,
+        "flag": "",
+    }
+    if summary is not None:
+        status |= {
+            "false_alarm_rate": summary["false_alarm_rate"],
+            "power": summary["power"],
+            "false_alarm_interval": summary["false_alarm_interval"],
+            "power_interval": summary["power_interval"],
+            "calibration_repeats": summary["repeats"],
+            "calibration_profile": summary["profile"],
+        }
+    status["flag"] = _flag(law, summary)
+    return status
+
+
+def _flag(law: Law, summary: Mapping[str, Any] | None) -> str:
+    if getattr(law, "open_claim", False):
+        return ""
+    if summary is None:
+        return (
+            f"not calibrated: run memlaws calibrate --law {law.spec} --profile "
+            f"{CALIBRATION_PROFILE} --store FILE"
+        )
+    if summary["profile"] != CALIBRATION_PROFILE:
+        return f"calibrated at profile {summary['profile']}, not {CALIBRATION_PROFILE}"
+    if summary["config"] != law.config():
+        return "stale: calibrated on another reference configuration"
+    if summary["repeats"] < MIN_REPEATS:
+        return f"only {summary['repeats']} calibration repeats (at least {MIN_REPEATS})"
+    if summary["false_alarm_rate"] > MAX_FALSE_ALARM_RATE:
+        return f"false-alarm rate {summary['false_alarm_rate']:.0%} above 5%"
+    if summary["power"] < MIN_POWER:
+        return f"power {summary['power']:.0%} below 90%"
+    return ""

@@ -1,0 +1,101 @@
+"""Where ``memlaws simulate`` trains its groups of runs: in this process one group after another
+(the default), or on a Dask distributed cluster, one task per group (``--scheduler ADDRESS`` for
+a running cluster, ``--workers N`` for a local one started for the sweep).
+
+The unit of work is a group either way (runs differing only in ``seed`` and ``lr``,
+``theory.simulate.groups``), trained by one ``kernel.training.train`` call, so the lines hold the
+same numbers whatever the executor; on a cluster they come in the order the groups finish. Only
+this process writes: a group's lines are appended and flushed as soon as its task completes, so
+a worker lost mid-sweep loses no line already written, and the scheduler reruns its unfinished
+task on another worker. A task whose workers die more than
+``distributed.scheduler.allowed-failures`` times (3 by default) fails the sweep with
+``distributed.KilledWorker``. Workers of a remote cluster need memlaws installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from typing import TYPE_CHECKING, Any, TextIO
+
+import torch
+
+from kernel.validation import positive_int
+from theory.progress import Progress
+from theory.simulate import BATCHED, FIELDS, Run, group_lines, groups, simulate, write_lines
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+Executor = Callable[[list[Run], TextIO, str, Progress | None], None]
+"""``(runs, out, device, progress)``: trains ``runs`` and writes their lines to ``out``."""
+
+SCHEDULER_TIMEOUT = "20s"  # how long to try to reach a --scheduler address
+MISSING_DISTRIBUTED = (
+    "memlaws simulate --scheduler/--workers needs dask's distributed: pip install 'memlaws[dask]'"
+)
+
+
+def train_group_task(group: list[Run], device: str) -> list[dict[str, Any]]:
+    """A cluster task: ``theory.simulate.group_lines`` on one torch thread (a local cluster runs
+    a process per core)."""
+    torch.set_num_threads(1)
+    return group_lines(group, device)
+
+
+def simulate_on(
+    client: Client,
+    runs: list[Run],
+    out: TextIO,
+    device: str = "cpu",
+    progress: Progress | None = None,
+) -> None:
+    """Train ``runs`` on ``client``'s cluster, one task per group, writing each group's lines to
+    ``out`` as soon as its task completes. A group that raises cancels the rest and raises a
+    ``RuntimeError`` naming the group, chained to the worker's exception."""
+    from distributed import as_completed
+
+    tasks = {
+        client.submit(train_group_task, group, device, pure=False): group for group in groups(runs)
+    }
+    for task in as_completed(tasks):
+        try:
+            lines = task.result()
+        except Exception as error:
+            client.cancel(list(tasks))
+            shared = {name: tasks[task][0][name] for name in FIELDS if name not in BATCHED}
+            message = f"the group of runs {shared} failed on a Dask worker: {error!r}"
+            raise RuntimeError(message) from error
+        write_lines(lines, out, progress)
+
+
+@contextmanager
+def executor(scheduler: str | None = None, workers: int | None = None) -> Iterator[Executor]:
+    """The executor named by ``memlaws simulate``'s flags: ``theory.simulate.simulate`` without
+    either, else ``simulate_on`` a client of the scheduler at ``scheduler`` or of a local cluster
+    of ``workers`` single-threaded processes; the client (and the local cluster) close on exit."""
+    if scheduler is None and workers is None:
+        yield simulate
+        return
+    if scheduler is not None and workers is not None:
+        raise ValueError("give --scheduler or --workers, not both")
+    if workers is not None:
+        positive_int("--workers", workers)
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as error:
+        raise ValueError(MISSING_DISTRIBUTED) from error
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
+        except OSError as error:
+            raise ValueError(f"--scheduler {scheduler}: cannot reach it ({error})") from error
+        with client:
+            yield partial(simulate_on, client)
+    else:
+        with (
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True) as cluster,
+            Client(cluster) as client,
+        ):
+            yield partial(simulate_on, client)
