@@ -93,6 +93,15 @@ def test_calibration_resumes(tmp_path, capsys):
     assert "false alarms 0/3" in capsys.readouterr().out
 
 
+def test_calibration_reruns_rows_of_another_configuration(tmp_path, capsys):
+    out = tmp_path / "calibration.jsonl"
+    stale = {"spec": "R1", "repeat": 0, "verdict": "fails", "rival_rejected": False}
+    out.write_text(json.dumps(stale | {"config": {"N": 1}}) + "\n")
+    assert main(["calibrate", "--repeats", "1", "--law", "R1", "--out", str(out)]) == 0
+    assert len(out.read_text().splitlines()) == 2
+    assert "false alarms 0/1" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [

@@ -57,7 +57,12 @@ def calibrate(
     """Run ``repeats`` independent checks of each law (resuming from ``out``) and summarise."""
     positive_int("repeats", repeats)
     laws = [law for law in all_laws() if not specs or law.spec in specs]
-    done = _done(out)
+    configs = {law.spec: law.config() for law in laws}
+    done = {  # rows of another reference configuration are stale: rerun them
+        key: row
+        for key, row in _done(out).items()
+        if row.get("config", configs.get(key[0])) == configs.get(key[0])
+    }
     todo = [(law, i) for law in laws for i in range(repeats) if (law.spec, i) not in done]
     out.parent.mkdir(parents=True, exist_ok=True)
     with Progress(len(todo), "calibration") as bar, out.open("a") as stream:
@@ -71,6 +76,7 @@ def calibrate(
                 "measured": verdict.measured,
                 "ci_low": verdict.ci_low,
                 "ci_high": verdict.ci_high,
+                "config": configs[law.spec],
             }
             stream.write(json.dumps(row) + "\n")
             stream.flush()
