@@ -32,12 +32,18 @@ from kernel.schemes import (
     threshold_weights,
 )
 from kernel.training import TrainingResult, TrainingSetup, train
-from kernel.update_approximation import approximate_weight_curves, approximate_weights, update_map
+from kernel.update_approximation import (
+    approximate_error_curves,
+    approximate_weight_curves,
+    approximate_weights,
+    update_map,
+)
 
 __all__ = [
     "SCHEMES",
     "TrainingResult",
     "TrainingSetup",
+    "approximate_error_curves",
     "approximate_weight_curves",
     "approximate_weights",
     "checked_targets",

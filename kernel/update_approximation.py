@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import torch
 
 from kernel.data import sample_tokens
+from kernel.memory import scheme_errors
 from kernel.training import recorded_steps
 from kernel.validation import nonnegative_float, positive_int, seed_list, weights_tensor
 
@@ -84,3 +85,33 @@ def approximate_weight_curves(
         if (t + 1) in recorded:
             curve.append(q.clone())
     return steps, torch.stack(curve, dim=1)
+
+
+def approximate_error_curves(
+    weight_curves: torch.Tensor,
+    probabilities: torch.Tensor,
+    targets: torch.Tensor,
+    n_classes: int,
+    dim: int,
+    seeds: Sequence[int],
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
+    """Population error of the ``q_γ`` memory at every recorded step: ``weight_curves`` ``[S, K,
+    N]`` from ``approximate_weight_curves``, unit-norm outputs as the trainer's from ``W₀ = 0``;
+    float64 ``[S, K]``."""
+    return torch.stack(
+        [
+            scheme_errors(
+                weight_curves[:, k],
+                probabilities,
+                targets,
+                n_classes,
+                [dim],
+                seeds,
+                outputs="sphere",
+                device=device,
+            )[:, 0]
+            for k in range(weight_curves.shape[1])
+        ],
+        dim=1,
+    )

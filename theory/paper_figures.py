@@ -47,7 +47,7 @@ from kernel import (
     zipf_probabilities,
 )
 from kernel.training import TrainingSetup, train
-from kernel.update_approximation import approximate_weight_curves
+from kernel.update_approximation import approximate_error_curves, approximate_weight_curves
 from kernel.validation import choice
 from theory.figures import mean_and_band
 from theory.finite_memory import ThresholdAllocation
@@ -531,22 +531,9 @@ def update_approximation_data(budget: Budget, device: str = "cpu") -> Arrays:
     steps, q = approximate_weight_curves(
         p, n_samples, seeds, CLASSES, APPROXIMATION_STEP, APPROXIMATION_BATCH, record_every=1
     )
-    approximation = np.stack(
-        [
-            scheme_errors(
-                q[:, t],
-                p,
-                targets,
-                CLASSES,
-                [APPROXIMATION_DIM],
-                seeds,
-                outputs="sphere",
-                device=device,
-            )[:, 0].numpy()
-            for t in range(len(steps))
-        ],
-        axis=1,
-    )
+    approximation = approximate_error_curves(
+        q, p, targets, CLASSES, APPROXIMATION_DIM, seeds, device
+    ).numpy()
     return {
         "steps": np.asarray(steps, dtype=float),
         "sgd": result.curves[:, 0].numpy(),

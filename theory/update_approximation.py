@@ -11,9 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kernel import scheme_errors
 from kernel.training import TrainingSetup, train
-from kernel.update_approximation import approximate_weight_curves
+from kernel.update_approximation import approximate_error_curves, approximate_weight_curves
 from theory.law import Config, Measurement, Parameter
 from theory.optimisation import Ordering, fixed
 from theory.random_embeddings import RateInDimension
@@ -60,7 +59,7 @@ class ApproximationGap(Ordering):
     def measure(self, config: Config, seeds: Sequence[int], device: str = "cpu") -> Measurement:
         setting = zipf_setting(config)
         n_samples = config["niter"] * config["B"]
-        steps, q = approximate_weight_curves(
+        _, q = approximate_weight_curves(
             setting.probabilities, n_samples, seeds, config["M"], config["lr"], config["B"],
             RECORD_EVERY,
         )  # fmt: skip
@@ -70,22 +69,9 @@ class ApproximationGap(Ordering):
                 sgd_setup(config, dim, config["B"], n_samples), list(seeds), [config["lr"]],
                 device=device, record_every=RECORD_EVERY,
             ).curves[:, 0].numpy()  # fmt: skip
-            approx = np.stack(
-                [
-                    scheme_errors(
-                        q[:, t],
-                        setting.probabilities,
-                        setting.targets,
-                        setting.n_classes,
-                        [dim],
-                        seeds,
-                        outputs="sphere",
-                        device=device,
-                    )[:, 0].numpy()
-                    for t in range(len(steps))
-                ],
-                axis=1,
-            )
+            approx = approximate_error_curves(
+                q, setting.probabilities, setting.targets, setting.n_classes, dim, seeds, device
+            ).numpy()
             gaps[:, k] = np.abs(sgd - approx).mean(axis=1) / sgd.mean(axis=1)
         return Measurement(
             -loglog_slopes(as_array(list(APPROXIMATION_DIMS)), gaps),
