@@ -1,0 +1,248 @@
+"""What every paper figure shares: its settings, the profiles' budgets (seeds, grids), the figure
+record, and the drawing helpers (log axes, bands over seeds, reference slopes, atomic writes)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from kernel.validation import choice
+from theory.figures import mean_and_band
+from theory.optimisation import TwoDimensions
+from theory.profiles import PROFILES
+from theory.statistics import LEVEL, geometric_grid
+
+Arrays = dict[str, np.ndarray]
+DPI = 110
+FOLDER = "figures/paper"
+CLASSES = 5  # M in every figure but the learned embeddings' sweep over M
+MARKED_POINTS = 30  # curves with more points are drawn without markers
+BANDS = f"Bands: {LEVEL:.0%} t-intervals of the mean over seeds."
+
+SCHEMES_TOKENS, SCALING_ALPHA = 1000, 2.0
+SCALING_DIMS = (10, 20, 50, 100, 200, 1000)
+SCALING_SIZES = (10, 100, 1000, 10_000)
+FILL_TOKENS, FILL_ALPHA = 100, 0.5
+REFERENCE = {"N": 100, "M": CLASSES, "alpha": 2.0}  # the optimisation grid's setting
+APPROXIMATION_DIM, APPROXIMATION_STEP, APPROXIMATION_BATCH, APPROXIMATION_STEPS = 10, 1.0, 1000, 100
+SCHEDULE = {"N": 10, "M": CLASSES, "alpha": 1.5}
+SCHEDULE_DIM, SCHEDULE_STEPS, SCHEDULE_DECAY_STEP = 5, 1000, 100
+SCHEDULE_LARGE, SCHEDULE_SMALL, SCHEDULE_AFTER = 10.0, 0.1, 0.3
+SGD_BATCH, BATCH_PANEL_STEP, LARGE_BATCH = 16, 10.0, 1024
+EMBEDDING_TOKENS, EMBEDDING_DIM, EMBEDDING_STEP, EMBEDDING_BATCH = 100, 2, 0.1, 1000
+EMBEDDING_STEPS = int(TwoDimensions.parameters["niter"].default)  # as law R6b
+SCATTER_CLASSES, SCATTER_SEED = 5, 0
+HEAT_TOKENS, HEAT_DIM, HEAT_ALPHA, HEAT_SAMPLES, HEAT_SEED = 10, 10, 1.0, 1000, 0
+
+
+@dataclass(frozen=True)
+class PaperFigure:
+    """One drawn figure: ``file`` is relative to the report folder."""
+
+    name: str
+    title: str
+    file: str
+    caption: str
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What a profile simulates. ``seeds``: replicas of the figures built from schemes, the update
+    approximation and the schedule; ``training_seeds``: of the optimisation grid and the learned
+    embeddings. ``per_octave``: grid points per doubling of d and T (schemes, phase diagram).
+    ``training_dims``, ``training_samples`` (T): the optimisation grid. ``embedding_classes``:
+    the values of M of the learned embeddings. ``record_every``: the schedule's curve step."""
+
+    seeds: int
+    training_seeds: int
+    per_octave: float
+    training_dims: tuple[int, ...]
+    training_samples: int
+    embedding_classes: tuple[int, ...]
+    record_every: int
+
+
+BUDGETS = {
+    "ci": Budget(
+        seeds=2,
+        training_seeds=2,
+        per_octave=0.5,
+        training_dims=(10, 50, 200),
+        training_samples=1024,
+        embedding_classes=(1, 5, 25),
+        record_every=50,
+    ),
+    "quick": Budget(
+        seeds=8,
+        training_seeds=4,
+        per_octave=1.0,
+        training_dims=(10, 20, 50, 100, 200),
+        training_samples=10_240,
+        embedding_classes=(1, 2, 5, 10, 20, 50, 100),
+        record_every=10,
+    ),
+    "standard": Budget(
+        seeds=32,
+        training_seeds=10,
+        per_octave=2.0,
+        training_dims=(10, 20, 50, 100, 200, 500),
+        training_samples=10_240,
+        embedding_classes=(1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100),
+        record_every=5,
+    ),
+    "thorough": Budget(
+        seeds=100,
+        training_seeds=10,
+        per_octave=3.0,
+        training_dims=(10, 20, 50, 100, 200, 500, 1000),
+        training_samples=10_240,
+        embedding_classes=tuple(range(1, 101)),
+        record_every=5,
+    ),
+}
+
+
+def budget_for(profile: str) -> Budget:
+    """The budget of ``profile`` (one of ``theory.profiles.PROFILES``)."""
+    return BUDGETS[choice("profile", profile, PROFILES)]
+
+
+def dim_grid(budget: Budget) -> list[int]:
+    """d from 10 to 1000 on the budget's log grid."""
+    return geometric_grid(10, 1000, budget.per_octave)
+
+
+def size_grid(budget: Budget) -> list[int]:
+    """T from 10 to 10⁴ on the budget's log grid."""
+    return geometric_grid(10, 10_000, budget.per_octave)
+
+
+def first_seeds(count: int) -> list[int]:
+    """Seeds ``0 … count−1``."""
+    return list(range(count))
+
+
+def seed_text(count: int) -> str:
+    return f"seeds 0–{count - 1} ({count})"
+
+
+def listed_values(values: Sequence[float]) -> str:
+    """``{a, b, c}`` in the given order."""
+    return "{" + ", ".join(f"{v:g}" for v in values) + "}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Drawing helpers
+
+
+def new_figure(columns: int = 1, width: float = 5.5) -> tuple[Figure, list[Axes]]:
+    figure, axes = plt.subplots(
+        1, columns, figsize=(width * columns, 4.0), dpi=DPI, squeeze=False, layout="constrained"
+    )
+    return figure, list(axes[0])
+
+
+def mean_band(
+    axes: Axes,
+    x: np.ndarray,
+    values: np.ndarray,
+    colour: str,
+    label: str,
+    style: str = "-",
+) -> np.ndarray:
+    """Plot the mean over seeds of ``values`` (``[S, K]``) with its band; returns the mean
+    ``[K]``. The band's lower edge is clipped to stay positive on log axes."""
+    mean, half = mean_and_band(values)
+    positive = values[values > 0]
+    floor = positive.min() / 2 if positive.size else 1e-6
+    axes.fill_between(
+        x, np.maximum(mean - half, floor), mean + half, color=colour, alpha=0.18, lw=0
+    )
+    marker = "o" if len(x) <= MARKED_POINTS else None
+    axes.plot(x, mean, style, color=colour, marker=marker, ms=3, lw=1.4, label=label)
+    return mean
+
+
+def fit_limits(axes: Axes, curves: Sequence[np.ndarray], log: bool = True) -> None:
+    """Set the y-range from the plotted means (not their bands, which few seeds make wide)."""
+    values = np.concatenate([np.ravel(c) for c in curves])
+    values = values[np.isfinite(values)]
+    if log:
+        values = values[values > 0]
+    low, high = values.min(), values.max()
+    if log:
+        axes.set_ylim(low / 1.6, high * 1.6)
+    else:
+        margin = 0.08 * (high - low) or 0.05
+        axes.set_ylim(low - margin, high + margin)
+
+
+def reference_line(
+    axes: Axes, x: np.ndarray, anchor: np.ndarray, slope: float, label: str, colour: str = "k"
+) -> np.ndarray:
+    """Dashed line ``∝ x^slope`` through the geometric centre of the positive ``anchor`` curve;
+    returns its values."""
+    usable = np.isfinite(anchor) & (anchor > 0)
+    centre_x = np.exp(np.log(x[usable]).mean())
+    centre_y = np.exp(np.log(anchor[usable]).mean())
+    line = centre_y * (x / centre_x) ** slope
+    axes.plot(x, line, "--", color=colour, lw=1, label=label)
+    return line
+
+
+def log_axes(axes: Axes, xlabel: str, ylabel: str, title: str) -> None:
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title, fontsize=10)
+    axes.grid(True, which="major", alpha=0.3)
+
+
+def power_text(value: float) -> str:
+    """``10^k`` in mathtext for a power of ten."""
+    return f"$10^{{{round(math.log10(value))}}}$"
+
+
+def ratio_text(value: float) -> str:
+    """A simple fraction, e.g. ``1/2``, for an exponent."""
+    fraction = Fraction(value).limit_denominator(12)
+    return str(fraction.numerator) if fraction.denominator == 1 else str(fraction)
+
+
+def legend_below(axes: Axes, columns: int = 2) -> None:
+    """A legend under the axes, clear of the data."""
+    axes.legend(
+        fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=columns, frameon=False
+    )
+
+
+def geometric_edges(centres: np.ndarray) -> np.ndarray:
+    """Cell edges ``[K + 1]`` around log-spaced ``centres`` ``[K]``, halfway in log scale."""
+    logs = np.log(centres)
+    middle = (logs[1:] + logs[:-1]) / 2
+    first, last = 2 * logs[0] - middle[0], 2 * logs[-1] - middle[-1]
+    return np.exp(np.concatenate([[first], middle, [last]]))
+
+
+def save_figure(figure: Figure, path: Path) -> None:
+    """Write ``figure`` to a temporary file, then rename it to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.tmp.png")
+    try:
+        figure.savefig(temporary, dpi=DPI, bbox_inches="tight")
+    finally:
+        plt.close(figure)
+    os.replace(temporary, path)
