@@ -73,6 +73,11 @@ def _number(value: float, digits: int = 3) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:+.{digits}f}"
 
 
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell (``|`` escaped)."""
+    return text.replace("|", "\\|")
+
+
 def _rate(value: float, interval: Sequence[float]) -> str:
     if not math.isfinite(value):
         return "n/a"
@@ -98,7 +103,7 @@ def counterexample_table(records: Sequence[dict[str, Any]]) -> str:
         row = r["smallest_failing"]
         config = ", ".join(f"{k}={v}" for k, v in row["config"].items())
         lines.append(
-            f"| {r['spec']} | {config} | {row['verdict']} ({row['reason']}) "
+            f"| {r['spec']} | {_cell(config)} | {row['verdict']} ({_cell(row['reason'])}) "
             f"| {_number(row['measured'])} | {row['recorded']}, profile {row['profile']} |"
         )
     return "\n".join(lines) + "\n"
@@ -182,10 +187,10 @@ def markdown_table(records: Sequence[dict[str, Any]], profile: str) -> str:
     ]
     for r in records:
         lines.append(
-            f"| {r['spec']} | {r['source']} | {r['statistic']} | {r['prediction']} "
+            f"| {r['spec']} | {_cell(r['source'])} | {_cell(r['statistic'])} | {r['prediction']} "
             f"| {_number(r['measured'])} | [{_number(r['ci_low'])}, {_number(r['ci_high'])}] "
             f"| {r['tolerance']:.3f} | **{r['verdict']}** "
-            f"| {r['rival_name']} ({_number(r['rival'])}) "
+            f"| {_cell(r['rival_name'])} ({_number(r['rival'])}) "
             f"| {'yes' if r['rival_rejected'] else 'no'} "
             f"| {_percent(r['false_alarm_rate'])} | {_percent(r['power'])}{_marker(r)} "
             f"| {r['n_seeds']} "
