@@ -3,19 +3,34 @@ t-interval, and for rate laws the fitted and the predicted slopes on log-log axe
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 from scipy import stats
 
 from theory.law import Measurement
 from theory.statistics import LEVEL
 from theory.verify import Verdict
+
+
+def save_atomically(figure: Figure, path: Path, **options: Any) -> None:
+    """Write ``figure`` (closing it) to a temporary file beside ``path``, then rename it into
+    place: an interrupted run leaves the previous image intact. ``options`` go to ``savefig``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.tmp.png")
+    try:
+        figure.savefig(temporary, **options)
+    finally:
+        plt.close(figure)
+    os.replace(temporary, path)
 
 
 def mean_and_band(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -84,7 +99,5 @@ def law_figure(verdict: Verdict, measurement: Measurement, path: Path) -> Path:
     axes.set_title(f"{verdict.spec}: {verdict.verdict}", fontsize=10)
     axes.legend(fontsize=7)
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    plt.close(figure)
+    save_atomically(figure, path)
     return path

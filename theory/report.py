@@ -48,14 +48,6 @@ def run_laws(
     return inside, beyond
 
 
-def write_figure(path: Path, verdict: Verdict, measurement: Measurement) -> None:
-    """Draw a law's figure to a temporary file, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.tmp.png")
-    law_figure(verdict, measurement, temporary)
-    os.replace(temporary, path)
-
-
 def write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -236,7 +228,7 @@ def write_report(
     beyond = [v.as_dict() for v, _ in outside]
     for record, (verdict, measurement) in zip(records, inside, strict=True):
         record["figure"] = f"figures/{verdict.spec}.png"
-        write_figure(out / record["figure"], verdict, measurement)
+        law_figure(verdict, measurement, out / record["figure"])
     for record in records:
         record["beyond"] = [b for b in beyond if b["spec"] == record["spec"]]
     markdown = markdown_table(records, profile) + "\n" + calibration_table(records)

@@ -4,7 +4,6 @@ record, and the drawing helpers (log axes, bands over seeds, reference slopes, a
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -19,7 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from kernel.validation import choice
-from theory.figures import mean_and_band
+from theory.figures import mean_and_band, save_atomically
 from theory.optimisation import TwoDimensions
 from theory.profiles import PROFILES
 from theory.statistics import LEVEL, geometric_grid
@@ -238,11 +237,5 @@ def geometric_edges(centres: np.ndarray) -> np.ndarray:
 
 
 def save_figure(figure: Figure, path: Path) -> None:
-    """Write ``figure`` to a temporary file, then rename it to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.tmp.png")
-    try:
-        figure.savefig(temporary, dpi=DPI, bbox_inches="tight")
-    finally:
-        plt.close(figure)
-    os.replace(temporary, path)
+    """Write ``figure`` atomically at the paper figures' resolution, trimmed to its content."""
+    save_atomically(figure, path, dpi=DPI, bbox_inches="tight")
