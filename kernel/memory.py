@@ -16,7 +16,7 @@ import torch
 
 from kernel import streams
 from kernel.embeddings import OUTPUT_KINDS, scale_outputs
-from kernel.validation import choice, positive_int, seed_list, weights_tensor
+from kernel.validation import choice, dimension_list, positive_int, seed_list, weights_tensor
 
 CHUNK_BYTES = 64 * 2**20  # memory for one chunk of raw input embeddings
 CACHE_BYTES = 256 * 2**20  # keep raw embeddings between the two passes below this size
@@ -100,11 +100,7 @@ def scheme_errors(
         )
     measure = measure.expand(n_seeds, n_tokens)
     positive_int("M", n_classes)
-    dim_list = list(dims)
-    if not dim_list:
-        raise ValueError("dims must be a non-empty list of integers d >= 1")
-    for i, dim in enumerate(dim_list):
-        positive_int(f"dims[{i}]", dim)
+    dim_list = dimension_list("dims", dims)
     choice("outputs", outputs, OUTPUT_KINDS)
     tables = [weights(dim) for dim in dim_list] if callable(weights) else [weights]
     checked = []

@@ -25,7 +25,7 @@ import torch
 
 from kernel import streams
 from kernel.embeddings import OUTPUT_KINDS, scale_outputs
-from kernel.validation import choice, positive_int, seed_list, weights_tensor
+from kernel.validation import choice, dimension_list, positive_int, seed_list, weights_tensor
 
 ROUNDING_CHAIN_EXTRA = 8  # roundings outside the three inner products (scalings, normalisation)
 
@@ -61,9 +61,7 @@ def near_tie_mass(
     q = q.expand(len(seed_values), n_tokens)
     positive_int("M", n_classes)
     choice("outputs", outputs, OUTPUT_KINDS)
-    dim_list = [positive_int(f"dims[{i}]", d) for i, d in enumerate(dims)]
-    if not dim_list:
-        raise ValueError("dims must be a non-empty list of integers d >= 1")
+    dim_list = dimension_list("dims", dims)
     gamma = _gamma(n_tokens + 2 * max(dim_list) + n_classes + ROUNDING_CHAIN_EXTRA, dtype)
     onehot = torch.nn.functional.one_hot(targets, n_classes).to(torch.float64)
     masses = torch.zeros(len(seed_values), len(dim_list), dtype=torch.float64)

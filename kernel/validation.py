@@ -61,6 +61,14 @@ def choice(name: str, value: object, allowed: Sequence[str]) -> str:
     return value  # type: ignore[return-value]
 
 
+def dimension_list(name: str, dims: object) -> list[int]:
+    """Return ``dims`` as a list if it is a non-empty sequence of integers ``d >= 1``."""
+    values = list(dims)
+    if not values:
+        raise ValueError(f"{name} must be a non-empty list of integers d >= 1")
+    return [positive_int(f"{name}[{i}]", dim) for i, dim in enumerate(values)]
+
+
 def seed_list(name: str, seeds: object) -> list[int]:
     """Return the seeds as a non-empty list of integers >= 0 (one per replica)."""
     if isinstance(seeds, int) and not isinstance(seeds, bool):
