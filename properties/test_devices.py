@@ -5,7 +5,9 @@ device's does. Random draws are made on the CPU by ``kernel.streams`` whatever t
 both sides run the same experiment.
 
 - Population errors agree except on near-ties: the difference is at most the ``p``-mass of the
-  tokens whose exact top-two gap lies within the float32 rounding bound (``kernel.rounding``).
+  tokens whose exact top-two gap lies within the float32 rounding bound (``kernel.rounding``),
+  plus the rounding of the error's float64 sum over ``N`` tokens, which devices order
+  differently (``N·2⁻⁵²``; seen on an H100: 1.4e-17 with no near-tie at all).
 - Trainers: long float32 runs give final errors over seeds that a Welch two-sample t-test at
   level 0.01 cannot tell apart (false-alarm rate 1% when the devices agree; short float64
   trajectories are compared elementwise in ``test_training.py``).
@@ -18,7 +20,7 @@ import json
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
@@ -76,8 +78,21 @@ def test_population_errors_differ_only_by_near_ties(
     where, dtype = candidate(device)
     other = scheme_errors(q, p, targets, n_classes, dims, seeds, dtype=dtype, device=where)
     bound = near_tie_mass(q, p, targets, n_classes, dims, seeds)
-    assert bool(((reference - other).abs() <= bound).all()), (reference, other, bound)
-    assert float(bound.mean()) < INFORMATIVE_MASS, "the near-tie bound says nothing here"
+    summation = n_tokens * torch.finfo(torch.float64).eps  # the float64 sum of N p-weighted terms
+    assert bool(((reference - other).abs() <= bound + summation).all()), (reference, other, bound)
+    # Where near-ties carry much mass (a tiny d against a large N under thresholding: seen on an
+    # H100 at N = 1408, d = 3, 15% of the mass) the check above is weak; such draws do not count
+    # towards the examples, and a domain made only of them would stop the test (Unsatisfiable).
+    assume(float(bound.mean()) < INFORMATIVE_MASS)
+
+
+def test_near_tie_bound_is_informative_where_the_paper_works():
+    """q = p, N = 2000, d ∈ {16, 64, 256}: the bound's mass is small, so the agreement property
+    can fail there (measured mean 0.0015)."""
+    p = zipf_probabilities(2000, 2.0)
+    targets = modular_targets(2000, 5)
+    bound = near_tie_mass(power_weights(p, 1.0), p, targets, 5, [16, 64, 256], [0, 1, 2, 3])
+    assert float(bound.mean()) < INFORMATIVE_MASS
 
 
 def test_near_ties_are_counted_where_scores_tie_exactly():
