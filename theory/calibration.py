@@ -1,8 +1,12 @@
 """Calibrating the verifier: rerun each law's check on independent seed sets and count how often
-the true law is declared failing (false alarms) and how often its rival is rejected (power).
+the true law is declared failing (false alarms), how often its rival is rejected (far power),
+and how often a near alternative is rejected (near power): the claim shifted by the law's
+stated resolution, or for an ordering "no effect beyond the minimum".
 
-Each finished check is appended to a JSON-lines file at once, so an interrupted calibration
-resumes where it stopped.
+Each repeat runs the check exactly as the report does (``theory.verify.check_in_stages``, with
+calibration repeat ``i``'s seeds) and appends a row at once, with the per-seed statistics, so
+that an interrupted calibration resumes where it stopped. Rows carry the law's fingerprint
+(``theory.fingerprint``): rows of another fingerprint are stale and rerun.
 """
 
 from __future__ import annotations
@@ -12,38 +16,66 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from kernel.validation import positive_int
-from theory.profiles import seeds_for
+from theory.fingerprint import law_fingerprint
+from theory.law import Law
 from theory.progress import Progress
 from theory.registry import all_laws
-from theory.verify import FAILS, INCONCLUSIVE, check
+from theory.verify import FAILS, HOLDS, INCONCLUSIVE, check_in_stages
 
 
 def _done(path: Path) -> dict[tuple[str, int], dict[str, Any]]:
     if not path.exists():
         return {}
     rows = {}
-    for line in path.read_text().splitlines():
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
         if line.strip():
-            row = json.loads(line)
-            rows[(row["spec"], row["repeat"])] = row
+            try:
+                row = json.loads(line)
+                rows[(row["spec"], row["repeat"])] = row
+            except (json.JSONDecodeError, KeyError, TypeError) as error:
+                raise ValueError(f"{path} line {number} is not a calibration row") from error
     return rows
 
 
-def summarise(rows: Sequence[dict[str, Any]], spec: str) -> dict[str, Any]:
-    """False-alarm rate, power and inconclusive count of one law's calibration rows."""
-    mine = [r for r in rows if r["spec"] == spec]
+def near_alternative_rejected(law: Law, row: dict[str, Any]) -> bool:
+    """Whether a calibration row's interval rejects the law's near alternative: a point claim
+    shifted by the stated resolution either way (both shifts contradicted), or for a one-sided
+    claim "no effect beyond the minimum" (the claim supported)."""
+    config = row["config"]
+    low, high = row["ci_low"], row["ci_high"]
+    if low is None or high is None:
+        return False
+    claim, goal = law.predicted(config), law.resolution_goal(config)
+    if claim.kind == "point":
+        return claim.shifted(goal).contradicted(low, high) and claim.shifted(-goal).contradicted(
+            low, high
+        )
+    return claim.supported(low, high)
+
+
+def summarise(rows: Sequence[dict[str, Any]], spec: str, law: Law | None = None) -> dict[str, Any]:
+    """False-alarm rate, far and near power and inconclusive count of one law's rows."""
+    mine = sorted((r for r in rows if r["spec"] == spec), key=lambda r: r["repeat"])
     n = len(mine)
-    fails = sum(r["verdict"] == FAILS for r in mine)
+    fails = [r["repeat"] for r in mine if r["verdict"] == FAILS]
     rejections = sum(r["rival_rejected"] for r in mine)
+    near = sum(near_alternative_rejected(law, r) for r in mine) if law else 0
     return {
         "spec": spec,
         "repeats": n,
-        "false_alarms": fails,
-        "false_alarm_rate": fails / n if n else float("nan"),
+        "false_alarms": len(fails),
+        "false_alarm_rate": len(fails) / n if n else None,
+        "false_alarm_repeats": fails,
         "rival_rejections": rejections,
-        "power": rejections / n if n else float("nan"),
+        "power": rejections / n if n else None,
+        "near_rejections": near,
+        "near_power": near / n if n else None,
+        "holds": sum(r["verdict"] == HOLDS for r in mine),
         "inconclusive": sum(r["verdict"] == INCONCLUSIVE for r in mine),
+        "median_seeds": float(np.median([r["n_seeds"] for r in mine])) if n else None,
     }
 
 
@@ -57,30 +89,42 @@ def calibrate(
     """Run ``repeats`` independent checks of each law (resuming from ``out``) and summarise."""
     positive_int("repeats", repeats)
     laws = [law for law in all_laws() if not specs or law.spec in specs]
-    configs = {law.spec: law.config() for law in laws}
-    done = {  # rows of another reference configuration are stale: rerun them
+    prints = {law.spec: law_fingerprint(law) for law in laws}
+    done = {  # rows of another fingerprint (law, verdict rule or kernel changed) are stale
         key: row
         for key, row in _done(out).items()
-        if row.get("config", configs.get(key[0])) == configs.get(key[0])
+        if row.get("fingerprint") == prints.get(key[0]) and row.get("profile") == profile
     }
     todo = [(law, i) for law in laws for i in range(repeats) if (law.spec, i) not in done]
     out.parent.mkdir(parents=True, exist_ok=True)
     with Progress(len(todo), "calibration") as bar, out.open("a") as stream:
         for law, i in todo:
-            verdict, _ = check(law, law.config(), seeds_for(profile, i), device)
+            config = law.config()
+            verdict, measurement = check_in_stages(law, config, profile, i, device)
             row = {
                 "spec": law.spec,
                 "repeat": i,
+                "profile": profile,
+                "fingerprint": prints[law.spec],
                 "verdict": verdict.verdict,
                 "rival_rejected": verdict.rival_rejected,
-                "measured": verdict.measured,
-                "ci_low": verdict.ci_low,
-                "ci_high": verdict.ci_high,
-                "config": configs[law.spec],
+                "measured": _finite(verdict.measured),
+                "ci_low": _finite(verdict.ci_low),
+                "ci_high": _finite(verdict.ci_high),
+                "resolution": _finite(verdict.resolution),
+                "n_seeds": verdict.n_seeds,
+                "looks": verdict.looks,
+                "statistic": [_finite(v) for v in np.asarray(measurement.statistic, float)],
+                "config": config,
             }
-            stream.write(json.dumps(row) + "\n")
+            stream.write(json.dumps(row, allow_nan=False) + "\n")
             stream.flush()
             done[(law.spec, i)] = row
-            bar.advance(f"{law.spec} #{i} {verdict.verdict}")
+            bar.advance(f"{law.spec} #{i} {verdict.verdict} ({verdict.n_seeds} seeds)")
     rows = [r for (spec, i), r in done.items() if i < repeats]
-    return [summarise(rows, law.spec) for law in laws]
+    return [summarise(rows, law.spec, law) | {"fingerprint": prints[law.spec]} for law in laws]
+
+
+def _finite(value: float) -> float | None:
+    """``value`` as a JSON number, or None when it is not finite."""
+    return float(value) if np.isfinite(value) else None

@@ -6,9 +6,11 @@ independent seed sets. Summaries are stored per law in a JSON file (the shipped 
 ``theory/calibrated/standard.json``), with the configuration they were measured on, so that a law
 whose reference configuration has changed since shows as stale rather than as calibrated.
 
-A law is flagged when, at the ``standard`` profile, its false-alarm rate exceeds 5%, its power is
-below 90%, it has fewer than 100 repeats, or it has no current calibration at all. Open claims
-(laws that take no side) have no true reading to raise false alarms on and are not flagged.
+A law is flagged when, at the ``standard`` profile, its false-alarm rate exceeds 1%, its power
+against the rival or against the near alternative (``theory.calibration``) is below 90%, it has
+fewer than 100 repeats, its fingerprint (``theory.fingerprint``: claim, verdict rule, code and a
+probe measurement) differs from the law's now, or it has no calibration at all. Open claims (laws
+that take no side) have no true reading to raise false alarms on and are not flagged.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from typing import Any
 
 from scipy import stats
 
+from theory.fingerprint import law_fingerprint
 from theory.law import Law
 
 CALIBRATION_PROFILE = "standard"
 STORED_CALIBRATION = Path(__file__).parent / "calibrated" / f"{CALIBRATION_PROFILE}.json"
-MAX_FALSE_ALARM_RATE = 0.05
+MAX_FALSE_ALARM_RATE = 0.01
 MIN_POWER = 0.90
 MIN_REPEATS = 100
 RATE_LEVEL = 0.95  # Clopper–Pearson intervals on the two rates
@@ -40,9 +43,12 @@ def rate_interval(successes: int, trials: int, level: float = RATE_LEVEL) -> lis
 
 
 def load_calibration(path: Path = STORED_CALIBRATION) -> dict[str, dict[str, Any]]:
-    """The stored summaries, by spec id (empty when the file does not exist)."""
+    """The stored summaries, by spec id (empty when the shipped file does not exist; another
+    path that does not exist is an error)."""
     if not path.exists():
-        return {}
+        if path == STORED_CALIBRATION:
+            return {}
+        raise ValueError(f"--calibration: no such file {path}")
     try:
         stored = json.loads(path.read_text())
     except json.JSONDecodeError as error:
@@ -57,7 +63,7 @@ def store_calibration(
 ) -> None:
     """Merge ``summaries`` (one per law of ``laws``, same order) into the JSON file ``path``,
     with each law's reference configuration and the rates' intervals."""
-    stored = load_calibration(path)
+    stored = load_calibration(path) if path.exists() else {}
     for summary, law in zip(summaries, laws, strict=True):
         n = summary["repeats"]
         stored[law.spec] = {
@@ -66,11 +72,13 @@ def store_calibration(
             "config": law.config(),
             "false_alarm_interval": rate_interval(summary["false_alarms"], n),
             "power_interval": rate_interval(summary["rival_rejections"], n),
+            "near_power_interval": rate_interval(summary["near_rejections"], n),
             "rate_level": RATE_LEVEL,
         }
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(dict(sorted(stored.items())), indent=2) + "\n")
+    text = json.dumps(dict(sorted(stored.items())), indent=2, allow_nan=False)
+    temporary.write_text(text + "\n")
     temporary.replace(path)
 
 
@@ -81,8 +89,11 @@ def calibration_status(law: Law, stored: Mapping[str, Mapping[str, Any]]) -> dic
     status: dict[str, Any] = {
         "false_alarm_rate": math.nan,
         "power": math.nan,
+        "near_power": math.nan,
         "false_alarm_interval": [math.nan, math.nan],
         "power_interval": [math.nan, math.nan],
+        "near_power_interval": [math.nan, math.nan],
+        "false_alarm_repeats": [],
         "calibration_repeats": 0,
         "calibration_profile": CALIBRATION_PROFILE,
         "flag": "",
@@ -91,8 +102,11 @@ def calibration_status(law: Law, stored: Mapping[str, Mapping[str, Any]]) -> dic
         status |= {
             "false_alarm_rate": summary["false_alarm_rate"],
             "power": summary["power"],
+            "near_power": summary.get("near_power", math.nan),
             "false_alarm_interval": summary["false_alarm_interval"],
             "power_interval": summary["power_interval"],
+            "near_power_interval": summary.get("near_power_interval", [math.nan, math.nan]),
+            "false_alarm_repeats": summary.get("false_alarm_repeats", []),
             "calibration_repeats": summary["repeats"],
             "calibration_profile": summary["profile"],
         }
@@ -100,8 +114,30 @@ def calibration_status(law: Law, stored: Mapping[str, Mapping[str, Any]]) -> dic
     return status
 
 
+def family_false_alarms(
+    stored: Mapping[str, Mapping[str, Any]], laws: Sequence[Law]
+) -> dict[str, Any]:
+    """The family-wise false-alarm rate of the report's in-region checks, measured: over the
+    calibration repeats every law shares, the fraction in which at least one law that takes a
+    side was declared failing; with its exact interval and the union bound of the laws' rates."""
+    judged = [stored[law.spec] for law in laws if not law.open_claim and law.spec in stored]
+    if not judged:
+        return {"repeats": 0, "rate": math.nan, "interval": [math.nan, math.nan], "bound": math.nan}
+    repeats = min(summary["repeats"] for summary in judged)
+    alarms = {
+        i for summary in judged for i in summary.get("false_alarm_repeats", []) if i < repeats
+    }
+    return {
+        "repeats": repeats,
+        "laws": len(judged),
+        "rate": len(alarms) / repeats,
+        "interval": rate_interval(len(alarms), repeats),
+        "bound": sum(summary["false_alarm_rate"] for summary in judged),
+    }
+
+
 def _flag(law: Law, summary: Mapping[str, Any] | None) -> str:
-    if getattr(law, "open_claim", False):
+    if law.open_claim:
         return ""
     if summary is None:
         return (
@@ -112,10 +148,19 @@ def _flag(law: Law, summary: Mapping[str, Any] | None) -> str:
         return f"calibrated at profile {summary['profile']}, not {CALIBRATION_PROFILE}"
     if summary["config"] != law.config():
         return "stale: calibrated on another reference configuration"
+    if summary.get("fingerprint") != law_fingerprint(law):
+        return (
+            "stale: the law's claim, verdict rule or code changed since its calibration "
+            f"(rerun memlaws calibrate --law {law.spec})"
+        )
     if summary["repeats"] < MIN_REPEATS:
         return f"only {summary['repeats']} calibration repeats (at least {MIN_REPEATS})"
     if summary["false_alarm_rate"] > MAX_FALSE_ALARM_RATE:
-        return f"false-alarm rate {summary['false_alarm_rate']:.0%} above 5%"
+        return (
+            f"false-alarm rate {summary['false_alarm_rate']:.0%} above {MAX_FALSE_ALARM_RATE:.0%}"
+        )
     if summary["power"] < MIN_POWER:
-        return f"power {summary['power']:.0%} below 90%"
+        return f"power {summary['power']:.0%} below {MIN_POWER:.0%}"
+    if summary.get("near_power", 0.0) < MIN_POWER:
+        return f"near-alternative power {summary.get('near_power', 0.0):.0%} below {MIN_POWER:.0%}"
     return ""

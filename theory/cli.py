@@ -57,7 +57,8 @@ def _report(arguments: argparse.Namespace) -> int:
         print(
             f"{r['spec']:5} {r['verdict']:12} measured {r['measured']:+.3f} "
             f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] predicted {r['prediction']:18} "
-            f"rival rejected: {'yes' if r['rival_rejected'] else 'no'}"
+            f"resolution {r['resolution']:.3f} (goal {r['resolution_goal']:.3f}) "
+            f"seeds {r['n_seeds']} rival rejected: {'yes' if r['rival_rejected'] else 'no'}"
         )
     print(f"wrote {Path(arguments.out) / 'REPORT.md'} and {Path(arguments.out) / 'laws.json'}")
     for r in records:
@@ -71,7 +72,7 @@ def _report(arguments: argparse.Namespace) -> int:
 def _open(spec: str) -> bool:
     from theory.registry import get_law
 
-    return bool(getattr(get_law(spec), "open_claim", False))
+    return get_law(spec).open_claim
 
 
 def _calibrate(arguments: argparse.Namespace) -> int:
@@ -88,9 +89,10 @@ def _calibrate(arguments: argparse.Namespace) -> int:
         store_calibration(Path(arguments.store), results, laws, arguments.profile)
     for r in results:
         print(
-            f"{r['spec']:5} false alarms {r['false_alarms']}/{r['repeats']} "
-            f"(rate {r['false_alarm_rate']:.3f}), rival rejected {r['rival_rejections']}/"
-            f"{r['repeats']} (power {r['power']:.3f}), inconclusive {r['inconclusive']}"
+            f"{r['spec']:5} false alarms {r['false_alarms']}/{r['repeats']}, rival rejected "
+            f"{r['rival_rejections']}/{r['repeats']}, near alternative rejected "
+            f"{r['near_rejections']}/{r['repeats']}, holds {r['holds']}, inconclusive "
+            f"{r['inconclusive']}, median seeds {r['median_seeds']}"
         )
     return 0
 
@@ -133,7 +135,12 @@ def parser() -> argparse.ArgumentParser:
     report.set_defaults(run=_report)
 
     calibrate = commands.add_parser("calibrate", help="false-alarm rate and power per law")
-    calibrate.add_argument("--profile", choices=PROFILES, default="ci")
+    calibrate.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="standard",
+        help="profile whose checks are calibrated (default: standard, the one the report reads)",
+    )
     calibrate.add_argument("--repeats", type=int, default=100)
     calibrate.add_argument("--out", default="calibration.jsonl", help="JSON lines, resumable")
     calibrate.add_argument("--device", default="cpu")

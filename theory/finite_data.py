@@ -8,10 +8,12 @@ import numpy as np
 
 from kernel import expected_memoriser_error, memoriser_error, sample_counts
 from theory.law import Config, Law, Measurement, Parameter, Prediction
-from theory.setting import ALPHA, as_array, grid, zipf_setting
+from theory.profiles import draws
+from theory.setting import ALPHA, as_array, grid, seed_means, zipf_setting
 from theory.statistics import loglog_slopes
 
-JENSEN_ALLOWANCE = 0.03
+JENSEN_ALLOWANCE = 0.02
+DRAWS_PER_SEED = 4  # a seed's statistic averages the log-slopes of 4 independent samples
 
 
 class MemoriserRate(Law):
@@ -23,15 +25,18 @@ class MemoriserRate(Law):
     domain = "α > 1, N = ∞ (here T ≤ N^α/100, so almost no mass is exhausted)"
     parameters = {
         "alpha": ALPHA,
-        "N": Parameter(10_000, 100_000, 100_000, "log_int", "number of tokens"),
+        "N": Parameter(10_000, 100_000, 10_000, "log_int", "number of tokens"),
         "T_min": Parameter(50, 200, 100, "log_int", "smallest sample size"),
         "T_max": Parameter(5_000, 20_000, 10_000, "log_int", "largest sample size"),
     }
     tolerance_reason = (
-        "no log factor: the exact finite-N slope of Σ p(1−p)^T over the range (its gap to the "
-        f"asymptote) plus {JENSEN_ALLOWANCE} for averaging log-errors rather than errors"
+        "the prediction is the exact slope of log Σ p(1−p)^T over the same T grid (it tends to "
+        "−(1−1/α) as the range grows: a separate test); the tolerance "
+        f"{JENSEN_ALLOWANCE} covers averaging log-errors rather than errors (Jensen), measured "
+        "at 256–512 seeds as +0.004 at α = 2 and +0.013 ± 0.005 at α = 2.5"
     )
-    rival_name = "parametric rate T^−1"
+    rival_name = "parametric rate T^−1 (slope −1)"
+    seconds_per_seed = 0.02
 
     def check_admissible(self, config: Config) -> None:
         if config["T_max"] > config["N"] ** config["alpha"] / 100:
@@ -43,32 +48,31 @@ class MemoriserRate(Law):
             setting.probabilities, grid(config, "T_min", "T_max")
         ).numpy()
 
-    def tolerance(self, config: Config) -> float:
+    def exact_slope(self, config: Config) -> float:
+        """The slope of the exact expected error's log against log T over the measured grid."""
         sizes = as_array(grid(config, "T_min", "T_max"))
-        exact_slope = float(loglog_slopes(sizes, self.exact(config)[None])[0])
-        return abs(exact_slope - self.asymptotic(config)) + JENSEN_ALLOWANCE
+        return float(loglog_slopes(sizes, self.exact(config)[None])[0])
 
     @staticmethod
     def asymptotic(config: Config) -> float:
         return -(1 - 1 / config["alpha"])
 
     def predicted(self, config: Config) -> Prediction:
-        return Prediction("point", self.asymptotic(config), self.tolerance(config), "−(1 − 1/α)")
+        label = "exact finite-range slope of Σ p(1−p)^T (→ −(1 − 1/α))"
+        return Prediction("point", self.exact_slope(config), JENSEN_ALLOWANCE, label)
 
     def rival(self, config: Config) -> Prediction:
-        return Prediction("point", -1.0, self.tolerance(config), self.rival_name)
+        return Prediction("point", -1.0, JENSEN_ALLOWANCE, self.rival_name)
 
     def measure(self, config: Config, seeds: Sequence[int], device: str = "cpu") -> Measurement:
         setting = zipf_setting(config)
         sizes = grid(config, "T_min", "T_max")
-        errors = memoriser_error(
-            setting.probabilities, sample_counts(setting.probabilities, sizes, seeds)
-        )
-        curves = errors.numpy()
+        counts = sample_counts(setting.probabilities, sizes, draws(list(seeds), DRAWS_PER_SEED))
+        errors = memoriser_error(setting.probabilities, counts).numpy()
         return Measurement(
-            statistic=loglog_slopes(as_array(sizes), curves),
+            statistic=seed_means(loglog_slopes(as_array(sizes), errors), DRAWS_PER_SEED),
             x=as_array(sizes),
-            curves=curves,
+            curves=seed_means(errors, DRAWS_PER_SEED),
             xlabel="T (samples)",
             ylabel="memoriser error",
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -48,8 +48,13 @@ class Parameter:
 class Prediction:
     """A claim about the mean of a per-seed statistic.
 
-    ``kind="point"``: the mean equals ``value`` within ``tolerance``. ``kind="above"`` /
-    ``"below"``: the mean is greater / smaller than ``value``.
+    ``kind="point"``: the mean lies in ``value ± tolerance`` (the claim's band). ``kind="above"``
+    / ``"below"``: the mean is greater / smaller than ``value`` (for an ordering, ``value`` is the
+    minimum effect the claim asserts).
+
+    Judged against a confidence interval ``[low, high]`` of that mean, a claim is *supported*
+    only by positive evidence, the whole interval inside its band (two one-sided tests), and
+    *contradicted* when the whole interval lies outside its band.
     """
 
     kind: str
@@ -57,26 +62,56 @@ class Prediction:
     tolerance: float = 0.0
     label: str = ""
 
-    def consistent(self, low: float, high: float) -> bool:
-        """Whether a confidence interval ``[low, high]`` supports this claim."""
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {self.kind!r}")
+        if not (math.isfinite(self.value) and self.tolerance >= 0):
+            raise ValueError(
+                f"value must be finite and tolerance >= 0; got {self.value!r}, {self.tolerance!r}"
+            )
+
+    def band(self) -> tuple[float, float]:
+        """The values of the mean this claim allows, ``(low, high)``."""
         if self.kind == "point":
-            return low - self.tolerance <= self.value <= high + self.tolerance
+            return self.value - self.tolerance, self.value + self.tolerance
         if self.kind == "above":
-            return low > self.value
-        return high < self.value
+            return self.value, math.inf
+        return -math.inf, self.value
+
+    def supported(self, low: float, high: float) -> bool:
+        """Whether the whole interval ``[low, high]`` lies inside the band (strictly beyond the
+        bound of a one-sided claim)."""
+        if self.kind == "point":
+            band_low, band_high = self.band()
+            return band_low <= low and high <= band_high
+        return low > self.value if self.kind == "above" else high < self.value
 
     def contradicted(self, low: float, high: float) -> bool:
-        """Whether a confidence interval ``[low, high]`` rules this claim out."""
+        """Whether the whole interval ``[low, high]`` lies outside the band."""
+        band_low, band_high = self.band()
+        return high < band_low or low > band_high
+
+    def shifted(self, delta: float) -> Prediction:
+        """The same claim with its value moved by ``delta`` (its tolerance unchanged)."""
+        return replace(self, value=self.value + delta, label=f"{self.label} shifted {delta:+g}")
+
+    def resolution(self, low: float, high: float) -> float:
+        """The smallest shift of this claim that an interval ``[low, high]`` contradicts: a
+        point claim moved by more than this in either direction is contradicted; a one-sided
+        claim moved further into its own side by more than this is."""
         if self.kind == "point":
-            return not self.consistent(low, high)
+            return max(high + self.tolerance - self.value, self.value + self.tolerance - low, 0.0)
         if self.kind == "above":
-            return high < self.value
-        return low > self.value
+            return max(high - self.value, 0.0)
+        return max(self.value - low, 0.0)
 
     def describe(self) -> str:
         if self.kind == "point":
             return f"{self.value:+.3f} ± {self.tolerance:.3f}"
         return f"{'>' if self.kind == 'above' else '<'} {self.value:+.3f}"
+
+
+KINDS = ("point", "above", "below")
 
 
 @dataclass
@@ -109,6 +144,10 @@ class Law(ABC):
     parameters: Mapping[str, Parameter]  # the check domain, drawn from by the properties
     tolerance_reason: str
     rival_name: str
+    open_claim: bool = False  # a claim reported whichever way it goes (no side taken)
+    open_reason: str = ""  # why it is open; required when ``open_claim``
+    statistic_kind: str = "continuous"  # or "binary": 0/1 per seed, judged by an exact interval
+    seconds_per_seed: float = 0.05  # declared cost of one seed on 2 CPU cores (plans stages)
 
     def config(self, **overrides: Any) -> Config:
         """The default configuration with ``overrides`` applied and every value checked."""
@@ -154,3 +193,13 @@ class Law(ABC):
     def exact(self, config: Config) -> np.ndarray | None:
         """An exact expected curve over the measured ``x`` where the theory gives one."""
         return None
+
+    def resolution_goal(self, config: Config) -> float:
+        """The shift of the claim the law promises to reject at the ``standard`` profile: the
+        calibration measures its power against the claim moved by this much. Point claims:
+        ``max(0.25·|value|, 0.05)``; orderings: their minimum effect (the near alternative is
+        "no effect beyond it")."""
+        claim = self.predicted(config)
+        if claim.kind == "point":
+            return max(0.25 * abs(claim.value), 0.05)
+        return abs(claim.value)

@@ -20,10 +20,18 @@ import numpy as np
 from kernel import expected_memoriser_error, zipf_probabilities
 from kernel.training import TrainingSetup, train
 from theory.law import Config, Law, Measurement, Parameter, Prediction
+from theory.profiles import tuning_seeds
 
 PAPER_STEPS = (0.1, 1.0, 10.0, 100.0)
 PAPER_BATCHES = (16, 64, 256, 1024)
-TUNING_SEED_OFFSET = 1_000_000  # step sizes are tuned on seeds disjoint from those measured
+VISIBLE_ERROR = 0.005
+MINIMUM_EFFECT_REASON = (
+    f"an ordering with a minimum effect: an error difference of {VISIBLE_ERROR} over the "
+    "compared range (half a percentage point of population error, about the p-mass of one "
+    "token at the retrieval edge of the reference setting: p(x) ≈ 0.005 for x ≈ 10 at N = 100, "
+    "α = 2); smaller differences are below what the paper's figures could show. The interval "
+    "must lie wholly above it"
+)
 
 
 def fixed(value: float, meaning: str) -> Parameter:
@@ -78,18 +86,19 @@ def _slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 class Ordering(Law):
-    """A claim that a per-seed paired statistic is positive; the rival is the reverse order."""
+    """A claim that a per-seed paired statistic exceeds a declared minimum effect; the rival is
+    no effect or the reverse order (the statistic at most 0)."""
 
-    tolerance_reason = "an ordering: no tolerance, the interval must lie strictly on one side of 0"
-    open_claim = False
+    tolerance_reason = MINIMUM_EFFECT_REASON
+    minimum_effect = VISIBLE_ERROR  # in the statistic's units
+    claim = ""
+    seconds_per_seed = 0.01
 
     def predicted(self, config: Config) -> Prediction:
-        return Prediction("above", 0.0, 0.0, self.claim)
+        return Prediction("above", self.minimum_effect, 0.0, self.claim)
 
     def rival(self, config: Config) -> Prediction:
         return Prediction("below", 0.0, 0.0, self.rival_name)
-
-    claim = ""
 
 
 class StepSize(Ordering):
@@ -112,6 +121,7 @@ class StepSize(Ordering):
         "niter": Parameter(64, 640, 640, "log_int", "number of steps (T = niter·B)"),
     }
     beyond = ({"d": 20}, {"d": 10}, {"d": 10, "niter": 64})
+    minimum_effect = VISIBLE_ERROR / 3  # per decade of γ, over the 3 decades compared
 
     def measure(self, config: Config, seeds: Sequence[int], device: str = "cpu") -> Measurement:
         errors = run(config, seeds, PAPER_STEPS, device)
@@ -135,6 +145,7 @@ class BatchSize(Ordering):
         "lr": Parameter(1.0, 10.0, 10.0, "float", "step size γ"),
     }
     beyond = ({"d": 20}, {"d": 10}, {"lr": 0.1})
+    minimum_effect = VISIBLE_ERROR / 6  # per doubling of B, over the 6 doublings compared
 
     def measure(self, config: Config, seeds: Sequence[int], device: str = "cpu") -> Measurement:
         errors = np.stack(
@@ -179,7 +190,7 @@ class AdamAgainstSGD(Ordering):
             raise ValueError("T must be a multiple of B")
 
     def _tuned(self, config: Config, seeds: Sequence[int], device: str, optimizer: str):
-        tuning = [s + TUNING_SEED_OFFSET for s in seeds]
+        tuning = tuning_seeds(list(seeds))
         common = {"optimizer": optimizer, "n_samples": config["T"]}
         best = PAPER_STEPS[int(run(config, tuning, PAPER_STEPS, device, **common).mean(0).argmin())]
         return run(config, seeds, [best], device, **common)[:, 0], best
@@ -233,6 +244,11 @@ class Schedule(Ordering):
         "1000 steps of SGD from W₀ = 0 with unit-norm u"
     )
     open_claim = True
+    open_reason = (
+        "the submitted version said so and the final version dropped the figure: the claim is "
+        "put on trial, not confirmed, and is reported whichever way it goes"
+    )
+    seconds_per_seed = 0.003
     parameters = {
         "N": Parameter(10, 20, 10, "int", "number of tokens"),
         "M": fixed(5, "number of classes"),
@@ -274,6 +290,7 @@ class LearnedEmbeddings(Ordering):
         "niter": fixed(640, "number of steps"),
     }
     beyond = ({"lr": 10.0}, {"niter": 64})
+    seconds_per_seed = 0.05
 
     def measure(self, config: Config, seeds: Sequence[int], device: str = "cpu") -> Measurement:
         curves = np.zeros((len(seeds), 2, len(LEARNED_DIMS)))
@@ -300,15 +317,26 @@ class TwoDimensions(Law):
         "With learned embeddings, capacity no longer scales like d: at d = 2, N = 100 and small "
         "M, the error reaches the finite-data floor of R1."
     )
-    statistic = "population error after training, per seed"
+    statistic = (
+        "1 if the run's population error is within 0.01 of the finite-data floor "
+        "(1 − 1/M)·Σ p(1 − p)^T, else 0, per seed"
+    )
+    statistic_kind = "binary"  # an error can truly sit at its bound: exact binomial interval
     variable = "d"
     domain = "learnable model, d = 2, N = 100, M ≤ 5, α = 2, Adam γ = 0.1, batches of 1000"
-    tolerance = 0.01
+    allowance = 0.01
+    typical = 0.75
     tolerance_reason = (
-        f"the floor (1 − 1/M)·Σ p(1 − p)^T plus {tolerance}: a finite run of Adam may leave a few "
-        "rare tokens (each under 0.1% of the mass) unretrieved"
+        f"a run reaches the floor when its error is within {allowance} of it: a finite run of "
+        "Adam may leave a few rare tokens (each under 0.1% of the mass) unretrieved. The claim is "
+        f"that more than {typical:.0%} of runs do (Clopper–Pearson interval on the rate; errors "
+        "sit at the bound 0, where a t-interval is meaningless)"
     )
-    rival_name = "capacity ∝ d: at least (1 − 1/M)·Σ_{x > d} p(x), the mass beyond d tokens"
+    rival_name = (
+        "capacity ∝ d: every run errs on at least (1 − 1/M)·Σ_{x > d} p(x), far above the floor "
+        "(rate of runs at the floor below ½)"
+    )
+    seconds_per_seed = 0.01
     parameters = {
         "N": fixed(100, "number of tokens"),
         "M": Parameter(2, 5, 5, "int", "number of classes"),
@@ -324,15 +352,16 @@ class TwoDimensions(Law):
         return (1 - 1 / config["M"]) * unseen
 
     def predicted(self, config: Config) -> Prediction:
-        return Prediction("point", self.floor(config), self.tolerance, "finite-data floor")
+        return Prediction("above", self.typical, 0.0, "most runs reach the finite-data floor")
 
     def rival(self, config: Config) -> Prediction:
-        p = zipf_probabilities(config["N"], config["alpha"])
-        beyond = float(p[config["d"] :].sum()) * (1 - 1 / config["M"])
-        return Prediction("point", beyond, self.tolerance, self.rival_name)
+        return Prediction("below", 0.5, 0.0, self.rival_name)
 
     def measure(self, config: Config, seeds: Sequence[int], device: str = "cpu") -> Measurement:
         errors = run(
             config | {"B": 1000}, seeds, [0.1], device, model="learnable", optimizer="adam"
         )
-        return Measurement(errors[:, 0], np.array([float(config["d"])]), errors, "d", "error")
+        reached = (errors[:, 0] <= self.floor(config) + self.allowance).astype(float)
+        return Measurement(
+            reached, np.array([float(config["d"])]), errors, "d", "error after training"
+        )

@@ -7,6 +7,7 @@ log-log slope per seed.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -14,15 +15,18 @@ import torch
 
 from kernel import fill_weights, power_weights, scheme_errors, threshold_weights
 from theory.law import Config, Law, Measurement, Parameter, Prediction
-from theory.setting import ALPHA, CLASSES, ZipfSetting, as_array, grid, zipf_setting
-from theory.statistics import log_factor_slope, loglog_slopes
+from theory.profiles import draws
+from theory.setting import ALPHA, CLASSES, ZipfSetting, as_array, grid, seed_means, zipf_setting
+from theory.statistics import loglog_slopes
 
-FINITE_ALLOWANCE = 0.05
 THRESHOLD_FRACTION = 8  # thresholding keeps P = d/8 tokens, as in the paper's figures
-LOG_TOLERANCE_REASON = (
-    "rate holds up to log factors: one power of log d per unit of exponent, i.e. "
-    "|predicted| × (slope a log d factor adds over the d range), plus "
-    f"{FINITE_ALLOWANCE} for the discreteness of the heaviest Zipf tokens"
+FREQUENCY_ALLOWANCE = 0.045
+FREQUENCY_REASON = (
+    "finite range, independent of the claimed exponent: the mean per-draw slope of a q = p^ρ "
+    "memory over d ∈ [16, 512] is biased by discreteness (a handful of heavy tokens decide the "
+    "error) and log factors; measured at 512 draws per corner of the check domain it lies in "
+    "[−0.041, +0.028] (−0.041 ± 0.009 at α = 2.5, ρ = 1; −0.022 ± 0.006 at α = 2, ρ = 1; "
+    f"+0.002 ± 0.005 at α = 2, ρ = 0.5): allowance {FREQUENCY_ALLOWANCE}"
 )
 
 Weights = torch.Tensor | Callable[[int], torch.Tensor]
@@ -34,31 +38,36 @@ def kept_tokens(dim: int) -> int:
 
 
 class RateInDimension(Law):
-    """A law ``𝓔 ≍ d^exponent`` for one memory scheme, checked by its log-log slope in ``d``."""
+    """A law ``𝓔 ≍ d^exponent`` for one memory scheme, checked by its log-log slope in ``d``.
+
+    A seed's statistic is the mean of the slopes of ``draws_per_seed`` independent draws
+    (embeddings, and data where the scheme uses them): variance reduction for the few heavy
+    tokens whose retrieval decides the error. The tolerance is the law's declared
+    ``finite_allowance``, a property of the measurement's range, never of the claimed value."""
 
     variable = "d"
-    statistic = "slope of log 𝓔 against log d, per seed"
+    statistic = "slope of log 𝓔 against log d, averaged over the seed's draws"
     parameters = {
         "alpha": ALPHA,
-        "N": Parameter(5_000, 20_000, 10_000, "log_int", "number of tokens"),
+        "N": Parameter(2_000, 20_000, 2_000, "log_int", "number of tokens"),
         "M": CLASSES,
         "d_min": Parameter(8, 32, 16, "log_int", "smallest dimension"),
         "d_max": Parameter(256, 512, 512, "log_int", "largest dimension"),
     }
-    tolerance_reason = LOG_TOLERANCE_REASON
+    draws_per_seed = 1
+    finite_allowance = FREQUENCY_ALLOWANCE
+    tolerance_reason = FREQUENCY_REASON
 
-    def weights(self, config: Config, setting: ZipfSetting, seeds: Sequence[int]) -> Weights:
-        raise NotImplementedError
-
+    @abstractmethod
     def exponent(self, config: Config) -> float:
-        raise NotImplementedError
+        """The claimed exponent of ``d``."""
 
+    @abstractmethod
     def rival_exponent(self, config: Config) -> float:
-        raise NotImplementedError
+        """The rival's exponent of ``d``."""
 
     def tolerance(self, config: Config) -> float:
-        span = log_factor_slope(config["d_min"], config["d_max"])
-        return abs(self.exponent(config)) * span + FINITE_ALLOWANCE
+        return self.finite_allowance
 
     def predicted(self, config: Config) -> Prediction:
         return Prediction("point", self.exponent(config), self.tolerance(config))
@@ -68,34 +77,62 @@ class RateInDimension(Law):
             "point", self.rival_exponent(config), self.tolerance(config), self.rival_name
         )
 
+    @abstractmethod
+    def draw_errors(
+        self, config: Config, dims: list[int], drawn: list[int], device: str
+    ) -> np.ndarray:
+        """Errors ``[R·k, D]`` of the draws ``drawn`` (``theory.profiles.draws`` of the seeds)
+        at every dimension of ``dims``."""
+
     def measure(self, config: Config, seeds: Sequence[int], device: str = "cpu") -> Measurement:
-        setting = zipf_setting(config)
         dims = grid(config, "d_min", "d_max")
-        errors = scheme_errors(
-            self.weights(config, setting, seeds),
+        k = self.draws_per_seed
+        errors = self.draw_errors(config, dims, draws(list(seeds), k), device)
+        return Measurement(
+            statistic=seed_means(loglog_slopes(as_array(dims), errors), k),
+            x=as_array(dims),
+            curves=seed_means(errors, k),
+            xlabel="d (dimension)",
+            ylabel="population error" + (f" (mean of {k} draws)" if k > 1 else ""),
+        )
+
+
+class SchemeRate(RateInDimension):
+    """A rate in ``d`` of the memory ``W_q`` built by a scheme ``q`` with random embeddings."""
+
+    @abstractmethod
+    def weights(self, config: Config, setting: ZipfSetting, seeds: Sequence[int]) -> Weights:
+        """The scheme's weights for the draws ``seeds``."""
+
+    def draw_errors(
+        self, config: Config, dims: list[int], drawn: list[int], device: str
+    ) -> np.ndarray:
+        setting = zipf_setting(config)
+        return scheme_errors(
+            self.weights(config, setting, drawn),
             setting.probabilities,
             setting.targets,
             setting.n_classes,
             dims,
-            seeds,
+            drawn,
             device=device,
         ).numpy()
-        return Measurement(
-            statistic=loglog_slopes(as_array(dims), errors),
-            x=as_array(dims),
-            curves=errors,
-            xlabel="d (dimension)",
-            ylabel="population error",
-        )
 
 
-class FrequencyWeighting(RateInDimension):
+class FrequencyWeighting(SchemeRate):
     spec = "R2a"
     source = "Theorem 1 (q = p^ρ)"
     statement = "Storing q = p^ρ gives 𝓔 ≍ d^−(α−1)/(2ρα) up to log factors."
-    domain = "α > 1, ρ > 1/(2α), N ≫ d; checked where ρ ≥ 1/α so that the rival is separable"
-    parameters = {**RateInDimension.parameters, "rho": Parameter(0.5, 1.0, 1.0, "float", "ρ")}
+    domain = (
+        "α > 1, ρ > 1/(2α); checked where ρ ≥ 1/α so that the rival is separable. N ≥ 2000: "
+        "tokens beyond the 2000th are never retrieved by q = p^ρ at these d (N = 10⁴ gives the "
+        "same slopes). Reference ρ = 1/2, where the retrieved tokens grow like d^(1/α) and the "
+        "slope is sharp; at ρ = 1 (q = p) a few heavy tokens decide the error"
+    )
+    parameters = {**RateInDimension.parameters, "rho": Parameter(0.5, 1.0, 0.5, "float", "ρ")}
     rival_name = "thresholding rate d^−(α−1)"
+    draws_per_seed = 4
+    seconds_per_seed = 0.12
 
     def check_admissible(self, config: Config) -> None:
         if config["rho"] < 1 / config["alpha"]:
@@ -112,12 +149,21 @@ class FrequencyWeighting(RateInDimension):
         return -(config["alpha"] - 1)
 
 
-class Thresholding(RateInDimension):
+class Thresholding(SchemeRate):
     spec = "R2b"
     source = "Theorem 1 (q = 1{x ≤ P})"
     statement = "Keeping the P = d/8 most frequent tokens gives 𝓔 ≍ d^−(α−1) up to log factors."
-    domain = "α > 1, P ≍ d/log d or a fixed fraction of d, N ≫ d"
+    domain = "α > 1, P ≍ d/log d or a fixed fraction of d, N ≫ P"
     rival_name = "frequency-weighting rate d^−(α−1)/(2α) (q = p)"
+    draws_per_seed = 4  # the same draws as R2a's, so that R2d pairs them
+    seconds_per_seed = 0.1
+    finite_allowance = 0.04
+    tolerance_reason = (
+        "finite range, independent of the claimed exponent: the mean slope of thresholding "
+        "(P = d/8) over d ∈ [16, 512] measured at 256 draws is −0.013 ± 0.002 off at α = 1.5, "
+        "+0.014 ± 0.002 at α = 2 and +0.027 ± 0.003 at α = 2.5 (the kept set grows in steps of "
+        "one token): allowance 0.04"
+    )
 
     def check_admissible(self, config: Config) -> None:
         if kept_tokens(config["d_max"]) > config["N"] / 20:
@@ -134,22 +180,25 @@ class Thresholding(RateInDimension):
         return -(alpha - 1) / (2 * alpha)
 
 
-class Overflow(RateInDimension):
+class Overflow(SchemeRate):
     spec = "R2c"
     source = "Theorem 1 (q ≡ 1)"
     statement = "Storing all N ≫ d tokens with equal weight overflows: 𝓔 stays of order one in d."
     domain = "q ≡ 1, N ≫ d (checked for d ≤ N/(32M)); the error vanishes only once d ≳ N log N"
     parameters = {
-        **RateInDimension.parameters,
-        "N": Parameter(20_000, 80_000, 40_000, "log_int", "number of tokens"),
+        **SchemeRate.parameters,
+        "N": Parameter(20_480, 80_000, 20_480, "log_int", "number of tokens"),
         "d_min": Parameter(4, 16, 8, "log_int", "smallest dimension"),
         "d_max": Parameter(64, 256, 128, "log_int", "largest dimension"),
     }
-    flat_tolerance = 0.15
+    draws_per_seed = 4
+    seconds_per_seed = 0.25
+    finite_allowance = 0.1
     tolerance_reason = (
-        "Theorem 1 bounds the error away from zero without fixing a constant: a slope of at most "
-        f"{flat_tolerance} lets it drift by a factor (d_max/d_min)^{flat_tolerance} (≈1.5 over "
-        "4 octaves) while staying of order one"
+        "Theorem 1 bounds the error away from zero without fixing a constant: a slope within "
+        "±0.1 lets it drift by at most a factor 16^0.1 ≈ 1.3 over the 4 octaves of d while "
+        "staying of order one (measured at 256 draws: −0.011 ± 0.009 at N = 20000, −0.020 ± "
+        "0.011 at N = 40000)"
     )
     rival_name = "thresholding rate d^−(α−1)"
 
@@ -166,26 +215,30 @@ class Overflow(RateInDimension):
     def rival_exponent(self, config: Config) -> float:
         return -(config["alpha"] - 1)
 
-    def tolerance(self, config: Config) -> float:
-        return self.flat_tolerance
 
-
-class ThresholdingOptimal(RateInDimension):
+class ThresholdingOptimal(Law):
     spec = "R2d"
     source = "Theorem 1 and its lower bound (Section 3)"
     statement = (
         "Thresholding is optimal up to logs: its exponent in d is steeper than that of any p^ρ."
     )
     statistic = "slope(q = p^ρ) − slope(thresholding P = d/8), paired on the same embeddings"
+    variable = "d"
     domain = "α > 1, ρ > 1/(2α), N ≫ d; worst-case targets for the lower bound"
     parameters = {**RateInDimension.parameters, "rho": Parameter(0.5, 1.0, 1.0, "float", "ρ")}
-    tolerance_reason = "an ordering: no tolerance, the interval must lie strictly above 0"
+    minimum_effect = 0.1
+    tolerance_reason = (
+        f"an ordering with a minimum effect of {minimum_effect}: exponents closer than that are "
+        "within the finite-range allowances of the two rates (0.045 and 0.04), so 'steeper' "
+        "must mean by more than their sum"
+    )
     rival_name = "p^ρ at least as steep as thresholding"
+    seconds_per_seed = 0.25
 
     check_admissible = Thresholding.check_admissible
 
     def predicted(self, config: Config) -> Prediction:
-        return Prediction("above", 0.0, 0.0, "thresholding steeper")
+        return Prediction("above", self.minimum_effect, 0.0, "thresholding steeper")
 
     def rival(self, config: Config) -> Prediction:
         return Prediction("below", 0.0, 0.0, self.rival_name)

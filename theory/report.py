@@ -18,30 +18,35 @@ from theory.calibration_record import (
     RATE_LEVEL,
     STORED_CALIBRATION,
     calibration_status,
+    family_false_alarms,
     load_calibration,
 )
 from theory.counterexamples import counterexample_path, latest_counterexamples
 from theory.figures import law_figure
 from theory.law import Law, Measurement
 from theory.paper_figures import PAPER_FIGURE_COUNT, PaperFigure, write_paper_figures
+from theory.profiles import profile as profile_settings
 from theory.profiles import seeds_for
 from theory.progress import Progress
-from theory.registry import all_laws
-from theory.verify import Verdict, check
+from theory.registry import all_laws, get_law
+from theory.verify import FIRST_LOOK_SHARE, LEVEL, Verdict, check, check_in_stages
 
 
 def run_laws(
     laws: Sequence[Law], profile: str, device: str = "cpu"
 ) -> tuple[list[tuple[Verdict, Measurement]], list[tuple[Verdict, Measurement]]]:
-    """Check every law at its default configuration with the profile's seeds, then at each of
-    its configurations beyond the stated region; returns both lists of verdicts."""
-    seeds = seeds_for(profile)
+    """Check every law at its default configuration with the profile's seeds, adding seeds in
+    stages while inconclusive, then, in one look, at each of its configurations beyond the
+    stated region; returns both lists of verdicts."""
     jobs = [(law, law.config(), False) for law in laws]
     jobs += [(law, config, True) for law in laws for config in law.beyond_configs()]
     inside, beyond = [], []
     with Progress(len(jobs), f"laws ({profile})") as bar:
         for law, config, outside in jobs:
-            verdict, measurement = check(law, config, seeds, device)
+            if outside:  # information, not a test: one look at the profile's first seeds
+                verdict, measurement = check(law, config, seeds_for(profile), device)
+            else:
+                verdict, measurement = check_in_stages(law, config, profile, -1, device)
             (beyond if outside else inside).append((verdict, measurement))
             where = " beyond its region" if outside else ""
             bar.advance(f"{law.spec}{where} {verdict.verdict} ({verdict.seconds:.1f}s)")
@@ -70,33 +75,58 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def _rate(value: float, interval: Sequence[float]) -> str:
-    if not math.isfinite(value):
+def _rate(value: float | None, interval: Sequence[float]) -> str:
+    if value is None or not math.isfinite(value):
         return "n/a"
     return f"{value:.0%} [{interval[0]:.0%}, {interval[1]:.0%}]"
 
 
+def recheck_counterexamples(
+    records: Sequence[dict[str, Any]], profile: str, device: str = "cpu"
+) -> None:
+    """Recheck each recorded failing configuration on the report's seeds (fresh: the properties
+    draw theirs from another space) and keep the verdict there beside it."""
+    for record in records:
+        found = record.get("smallest_failing")
+        if found:
+            law = get_law(record["spec"])
+            try:
+                config = law.config(**found["config"])
+            except ValueError as error:  # the law's domain changed since it was recorded
+                found["recheck"] = {"verdict": f"not rechecked: {error}", "measured": None}
+                continue
+            verdict, _ = check(law, config, seeds_for(profile), device)
+            found["recheck"] = {"verdict": verdict.verdict, "measured": verdict.measured}
+
+
 def counterexample_table(records: Sequence[dict[str, Any]]) -> str:
-    """The smallest configurations where each law failed its Hypothesis property, if any."""
+    """The smallest configurations where each law failed its Hypothesis property, if any, with
+    the verdict of a recheck on fresh seeds."""
     lines = [
         "## Where the properties found a law failing",
         "",
         "The smallest failing configuration Hypothesis found for each law, read from "
         f"`{counterexample_path()}` (written by the property tests; shrinking runs under "
         "`MEMLAWS_PROFILE=dev` or `thorough`). It marks the edge of the region where the law "
-        "holds.",
+        "holds. Each is rechecked on the report's seeds before it is shown.",
         "",
     ]
     found = [r for r in records if r["smallest_failing"]]
     if not found:
         return "\n".join([*lines, "None recorded.", ""])
-    lines += ["| law | configuration | verdict there | measured | when |", "|---|---|---|---|---|"]
+    lines += [
+        "| law | configuration | verdict there | measured | recheck on fresh seeds | when |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in found:
         row = r["smallest_failing"]
         config = ", ".join(f"{k}={v}" for k, v in row["config"].items())
+        recheck = row.get("recheck", {})
+        again = f"{recheck.get('verdict', 'not rechecked')} ({_number(recheck.get('measured'))})"
+        when = f"{row['recorded']}, profile {row['profile']}"
         lines.append(
             f"| {r['spec']} | {_cell(config)} | {row['verdict']} ({_cell(row['reason'])}) "
-            f"| {_number(row['measured'])} | {row['recorded']}, profile {row['profile']} |"
+            f"| {_number(row['measured'])} | {again} | {when} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -110,35 +140,55 @@ def paper_figures_section(figures: Sequence[PaperFigure]) -> str:
     return "\n".join(lines)
 
 
-def _percent(value: float) -> str:
-    return "n/a" if not math.isfinite(value) else f"{value:.0%}"
+def _open(record: dict[str, Any]) -> str:
+    return " (open claim)" if record["open_claim"] else ""
+
+
+def _plain(value: float | None) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.3f}"
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.0%}"
 
 
 def _marker(record: dict[str, Any]) -> str:
     return " ⚠ flagged" if record["flag"] else ""
 
 
-def calibration_table(records: Sequence[dict[str, Any]]) -> str:
-    """Each law's verifier calibration and the laws it flags."""
+def calibration_table(records: Sequence[dict[str, Any]], family: dict[str, Any]) -> str:
+    """Each law's verifier calibration, the laws it flags, and the family-wise false alarms."""
     lines = [
         "## Calibration of the verifier",
         "",
         f"Measured at the `{CALIBRATION_PROFILE}` profile on independent seed sets "
-        "(`memlaws calibrate`): the false-alarm rate is how often the law itself was declared "
-        "failing, the power how often its rival was rejected; brackets are exact "
+        "(`memlaws calibrate`), each check run as the report runs it: the false-alarm rate is "
+        "how often the law itself was declared failing, the power how often its rival was "
+        "rejected, the near power how often the near alternative was (the claim shifted by its "
+        "stated resolution, or for an ordering no effect beyond its minimum); brackets are exact "
         f"{RATE_LEVEL:.0%} intervals. A law is flagged when its false-alarm rate exceeds "
-        f"{MAX_FALSE_ALARM_RATE:.0%}, its power is below {MIN_POWER:.0%}, or its calibration is "
-        "missing or stale. Open claims take no side and have no false alarms to count.",
+        f"{MAX_FALSE_ALARM_RATE:.0%}, either power is below {MIN_POWER:.0%}, or its calibration is "
+        "missing or stale (its fingerprint: claim, verdict rule, code and a probe measurement). "
+        "Open claims take no side and have no false alarms to count.",
         "",
-        "| law | repeats | false-alarm rate | power | flag |",
-        "|---|---|---|---|---|",
+        "| law | repeats | false-alarm rate | power | near power | flag |",
+        "|---|---|---|---|---|---|",
     ]
     for r in records:
         lines.append(
             f"| {r['spec']} | {r['calibration_repeats']} "
             f"| {_rate(r['false_alarm_rate'], r['false_alarm_interval'])} "
-            f"| {_rate(r['power'], r['power_interval'])} | {r['flag'] or 'none'} |"
+            f"| {_rate(r['power'], r['power_interval'])} "
+            f"| {_rate(r['near_power'], r['near_power_interval'])} | {r['flag'] or 'none'} |"
         )
+    if family["repeats"]:
+        lines += [
+            "",
+            f"Family-wise: over {family['repeats']} calibration repeats of the {family['laws']} "
+            "laws that take a side, at least one was declared failing in "
+            f"{_rate(family['rate'], family['interval'])} of them (union bound of the laws' "
+            f"rates: {family['bound']:.0%}).",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -169,23 +219,33 @@ def markdown_table(records: Sequence[dict[str, Any]], profile: str) -> str:
     lines = [
         "# memlaws report",
         "",
-        f"Profile `{profile}`; intervals are two-sided t-intervals over seeds at level "
-        f"{records[0]['level'] if records else 0.99}. A law holds when its prediction lies in the "
-        "interval widened by its tolerance and its rival does not.",
+        f"Profile `{profile}` ({profile_settings(profile).seeds} seeds, up to "
+        f"{profile_settings(profile).max_seeds} in stages). Intervals are two-sided over seeds "
+        "(Student t; exact binomial for 0/1 statistics), at level "
+        f"{1 - FIRST_LOOK_SHARE * (1 - LEVEL):.3f} on the first look and the rest of "
+        f"{1 - LEVEL:.2f} spent on later looks. A law **holds** when its whole interval lies "
+        "inside the claim's band (prediction ± tolerance, or beyond an ordering's minimum "
+        "effect) and its rival's band lies outside it; it **fails** when its interval lies "
+        "wholly outside the claim's band; otherwise it is inconclusive. The resolution is the "
+        "smallest shift of the claim that the same interval rejects (goal: the law's stated "
+        "resolution).",
         "",
         "| law | source | statistic | predicted | measured | interval | tolerance | verdict "
-        "| rival | rival rejected | false alarms | power | seeds | range | time | figure |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| resolution (goal) | rival | rival rejected | false alarms | power | near power "
+        "| seeds (looks) | range | time | figure |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
         lines.append(
             f"| {r['spec']} | {_cell(r['source'])} | {_cell(r['statistic'])} | {r['prediction']} "
             f"| {_number(r['measured'])} | [{_number(r['ci_low'])}, {_number(r['ci_high'])}] "
-            f"| {r['tolerance']:.3f} | **{r['verdict']}** "
+            f"| {r['tolerance']:.3f} | **{r['verdict']}**{_open(r)} "
+            f"| {_plain(r['resolution'])} ({_plain(r['resolution_goal'])}) "
             f"| {_cell(r['rival_name'])} ({_number(r['rival'])}) "
             f"| {'yes' if r['rival_rejected'] else 'no'} "
-            f"| {_percent(r['false_alarm_rate'])} | {_percent(r['power'])}{_marker(r)} "
-            f"| {r['n_seeds']} "
+            f"| {_percent(r['false_alarm_rate'])} | {_percent(r['power'])} "
+            f"| {_percent(r['near_power'])}{_marker(r)} "
+            f"| {r['n_seeds']} ({r['looks']}) "
             f"| {r['variable']} ∈ [{r['range'][0]:g}, {r['range'][1]:g}] | {r['seconds']:.1f}s "
             f"| [{r['spec']}]({r['figure']}) |"
         )
@@ -198,6 +258,8 @@ def markdown_table(records: Sequence[dict[str, Any]], profile: str) -> str:
             f"- configuration: {config}",
             f"- verdict: {r['verdict']} ({r['reason']})",
             f"- tolerance {r['tolerance']:.3f}: {r['tolerance_reason']}",
+            f"- resolution {_plain(r['resolution'])}: claims moved further than this are "
+            f"rejected by the same data (goal {_plain(r['resolution_goal'])})",
             "",
         ]
     return "\n".join(lines) + "\n"
@@ -225,13 +287,15 @@ def write_report(
     for record, law in zip(records, laws, strict=True):
         record |= calibration_status(law, stored)
         record["smallest_failing"] = found.get(law.spec)
+    recheck_counterexamples(records, profile, device)
     beyond = [v.as_dict() for v, _ in outside]
     for record, (verdict, measurement) in zip(records, inside, strict=True):
         record["figure"] = f"figures/{verdict.spec}.png"
         law_figure(verdict, measurement, out / record["figure"])
     for record in records:
         record["beyond"] = [b for b in beyond if b["spec"] == record["spec"]]
-    markdown = markdown_table(records, profile) + "\n" + calibration_table(records)
+    family = family_false_alarms(stored, laws)
+    markdown = markdown_table(records, profile) + "\n" + calibration_table(records, family)
     markdown += "\n" + counterexample_table(records)
     if paper_figures:
         with Progress(PAPER_FIGURE_COUNT, f"paper figures ({profile})") as bar:

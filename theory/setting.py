@@ -42,3 +42,10 @@ def grid(config: Config, low: str, high: str, per_octave: int = POINTS_PER_OCTAV
 
 def as_array(values: list[int]) -> np.ndarray:
     return np.asarray(values, dtype=float)
+
+
+def seed_means(values: np.ndarray, per_seed: int) -> np.ndarray:
+    """Average consecutive groups of ``per_seed`` draws: ``[R·k, ...]`` → ``[R, ...]`` (the
+    draws of a seed are ``theory.profiles.draws``)."""
+    values = np.asarray(values, dtype=float)
+    return values.reshape(-1, per_seed, *values.shape[1:]).mean(axis=1)

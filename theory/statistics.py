@@ -1,5 +1,6 @@
 """Statistics that turn per-seed simulations into intervals: log-log slopes, crossings,
-t-intervals over seeds, and the slope a log factor can add over a finite range."""
+t-intervals over seeds, exact binomial intervals, how many seeds an interval would need, and the
+slope a log factor can add over a finite range."""
 
 from __future__ import annotations
 
@@ -34,6 +35,33 @@ def t_interval(values: np.ndarray, level: float = LEVEL) -> Interval:
         return Interval(mean, mean, mean, level, values.size)
     low, high = stats.t.interval(level, values.size - 1, loc=mean, scale=sem)
     return Interval(mean, float(low), float(high), level, values.size)
+
+
+def binomial_interval(values: np.ndarray, level: float = LEVEL) -> Interval:
+    """Exact (Clopper–Pearson) interval for the rate of a 0/1 statistic, one value per seed."""
+    values = np.asarray(values, dtype=float)
+    if values.size < 1 or not np.isin(values, (0.0, 1.0)).all():
+        raise ValueError(f"a binomial interval needs values in {{0, 1}}, got {values!r}")
+    successes = int(values.sum())
+    bounds = stats.binomtest(successes, values.size).proportion_ci(level, method="exact")
+    return Interval(
+        successes / values.size, float(bounds.low), float(bounds.high), level, values.size
+    )
+
+
+def seeds_to_decide(spread: float, margin: float, level: float = LEVEL) -> int | None:
+    """The fewest seeds whose t-interval half-width at ``level`` falls below ``margin`` when the
+    per-seed standard deviation is ``spread``; None when no number of seeds would (``margin``
+    not positive) or more than 10⁶ would be needed."""
+    if not margin > 0 or not math.isfinite(spread):
+        return None
+    if spread == 0:
+        return 2
+    estimate = max(2, math.ceil((stats.norm.ppf((1 + level) / 2) * spread / margin) ** 2))
+    for n in range(estimate, 10**6):
+        if stats.t.ppf((1 + level) / 2, n - 1) * spread / math.sqrt(n) < margin:
+            return n
+    return None
 
 
 def loglog_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from kernel.update_approximation import approximate_error_curves, approximate_we
 from theory.law import Config, Measurement, Parameter
 from theory.optimisation import Ordering, fixed
 from theory.random_embeddings import RateInDimension
-from theory.setting import as_array, grid, zipf_setting
+from theory.setting import as_array, zipf_setting
 from theory.statistics import loglog_slopes
 
 APPROXIMATION_DIMS = (5, 10, 20, 40, 80, 160)
@@ -47,6 +47,12 @@ class ApproximationGap(Ordering):
     claim = "the relative gap shrinks with d"
     rival_name = "the gap does not shrink"
     variable = "d"
+    minimum_effect = 0.2
+    tolerance_reason = (
+        "an ordering with a minimum effect of 0.2 = ln 2 / ln 32: 'shrinking' means the relative "
+        "gap at least halves over the 32-fold range of d; the interval must lie wholly above it"
+    )
+    seconds_per_seed = 0.13
     domain = "the paper's R4 setting: N = 100, M = 5, α = 2, γ = 1, batches of 1000, 100 steps"
     parameters = {
         "N": fixed(100, "number of tokens"),
@@ -99,7 +105,7 @@ class SmallStepRate(RateInDimension):
     )
     parameters = {
         **RateInDimension.parameters,
-        "N": Parameter(5_000, 10_000, 5_000, "log_int", "number of tokens"),
+        "N": Parameter(1_000, 10_000, 1_000, "log_int", "number of tokens"),
         "d_min": Parameter(16, 16, 16, "int", "smallest dimension"),
         "lr": fixed(0.001, "SGD step size γ"),
         "B": fixed(1000, "batch size"),
@@ -108,6 +114,17 @@ class SmallStepRate(RateInDimension):
     }
     beyond = ({"lr": 1.0}, {"lr": 10.0})
     rival_name = "fill-like rate d^−(α−1) of a large step"
+    draws_per_seed = 4
+    seconds_per_seed = 0.4
+    finite_allowance = 0.08
+    tolerance_reason = (
+        "finite range, independent of the claimed exponent: over d ∈ [16, 128] the p̂-like SGD "
+        "memory's slope is steeper than its asymptote (as R2a's local slopes steepen when d "
+        "falls: −0.29 over [8, 256] for q = p); measured −0.056 ± 0.032 (32 draws, N = 5000), "
+        "−0.037 ± 0.022 (128 draws, N = 2000), −0.064 ± 0.018 and −0.056 ± 0.042 (64 and 16 "
+        "draws, N = 1000): about −0.05 ± 0.01 pooled, allowance 0.08. Tokens beyond the 1000th "
+        "carry 6·10⁻⁴ of the mass and are never retrieved here"
+    )
 
     def exponent(self, config: Config) -> float:
         alpha = config["alpha"]
@@ -116,24 +133,14 @@ class SmallStepRate(RateInDimension):
     def rival_exponent(self, config: Config) -> float:
         return -(config["alpha"] - 1)
 
-    def measure(self, config: Config, seeds: Sequence[int], device: str = "cpu") -> Measurement:
-        dims = grid(config, "d_min", "d_max")
+    def draw_errors(
+        self, config: Config, dims: list[int], drawn: list[int], device: str
+    ) -> np.ndarray:
         n_samples = config["niter"] * config["B"]
-        errors = np.stack(
-            [
-                train(
-                    sgd_setup(config, dim, config["B"], n_samples),
-                    list(seeds),
-                    [config["lr"]],
-                    device=device,
-                )
-                .errors[:, 0]
-                .numpy()
-                for dim in dims
-            ],
-            axis=1,
-        )
-        return Measurement(
-            loglog_slopes(as_array(dims), errors), as_array(dims), errors, "d (dimension)",
-            "SGD error",
-        )  # fmt: skip
+        runs = [
+            train(
+                sgd_setup(config, dim, config["B"], n_samples), drawn, [config["lr"]], device=device
+            )
+            for dim in dims
+        ]
+        return np.stack([run.errors[:, 0].numpy() for run in runs], axis=1)

@@ -1,0 +1,17 @@
+"""Each law's check at its reference configuration and the ``ci`` profile, run once per test
+session and shared by the generic checks that judge the same data in several ways."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from theory.law import Measurement
+from theory.registry import get_law
+from theory.verify import Verdict, check_in_stages
+
+
+@cache
+def reference_check(spec: str) -> tuple[Verdict, Measurement]:
+    """The verdict and measurement of law ``spec`` at its default configuration, profile ci."""
+    law = get_law(spec)
+    return check_in_stages(law, law.config(), "ci")

@@ -1,0 +1,40 @@
+"""Slow checks (``tox -e calibrate``) that back each finite-range allowance with a measurement at
+many draws: the allowance covers the bias it is declared for (the mean statistic's distance
+from the prediction, upper 99% bound, at the worst corner of the check domain measured), and is
+not much larger than it (at most twice that bias plus 0.02). Draws come from the exploration
+seed space."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from theory.registry import get_law
+
+EXPLORATION = list(range(5_000, 9_000))
+
+CORNERS = {  # law: (configurations where its bias was measured, seeds, allowance)
+    "R1": ([{"alpha": 2.0}, {"alpha": 2.5}], 256),
+    "R2a": ([{"alpha": 2.5, "rho": 1.0}, {"alpha": 2.0, "rho": 1.0}, {"rho": 0.5}], 128),
+    "R2b": ([{"alpha": 1.5}, {"alpha": 2.0}, {"alpha": 2.5}], 64),
+    "R4b": ([{}], 48),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", list(CORNERS))
+def test_the_allowance_covers_the_measured_bias_and_not_much_more(spec):
+    law = get_law(spec)
+    configs, count = CORNERS[spec]
+    worst = 0.0
+    for overrides in configs:
+        config = law.config(**overrides)
+        claim = law.predicted(config)
+        values = law.measure(config, EXPLORATION[:count]).statistic
+        bias = abs(values.mean() - claim.value)
+        upper = bias + stats.t.ppf(0.995, count - 1) * values.std(ddof=1) / np.sqrt(count)
+        print(spec, overrides, f"bias {bias:.4f}, upper {upper:.4f}, allowance {claim.tolerance}")
+        assert bias <= claim.tolerance, (overrides, bias)
+        worst = max(worst, bias)
+    assert law.predicted(law.config()).tolerance <= 2 * worst + 0.02

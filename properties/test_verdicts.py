@@ -1,0 +1,192 @@
+"""The verdict rule: positive evidence to hold, a wholly outside interval to fail, degenerate
+data inconclusive, exact intervals for 0/1 statistics, staged looks that spend the error rate,
+disjoint seed spaces; and, on every rate law's own data, claims 40% off its exponent and
+factor-2 slips fail."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from kernel import expected_memoriser_error, zipf_probabilities
+from properties.reference_checks import reference_check
+from theory.law import Law, Measurement, Parameter, Prediction
+from theory.profiles import SEED_SPACES, draws, seed_block, stage_sizes, tuning_seeds
+from theory.registry import all_laws, get_law
+from theory.statistics import loglog_slopes
+from theory.verify import FAILS, HOLDS, INCONCLUSIVE, check_in_stages, judge, look_levels
+
+
+class Toy(Law):
+    """A point claim 0 ± 0.1 with rival 1 ± 0.1, measuring ``centre + spread·noise``."""
+
+    spec, source, statement = "TOY", "test", "a number near 0"
+    statistic, variable, domain = "a number", "x", "anywhere"
+    parameters = {"centre": Parameter(-2, 2, 0, "float"), "spread": Parameter(0, 1, 0.01, "float")}
+    tolerance_reason, rival_name = "declared", "one"
+    seconds_per_seed = 0.0
+
+    def predicted(self, config):
+        return Prediction("point", 0.0, 0.1)
+
+    def rival(self, config):
+        return Prediction("point", 1.0, 0.1)
+
+    def measure(self, config, seeds, device="cpu"):
+        noise = np.array([np.random.default_rng(s).normal() for s in seeds])
+        values = config["centre"] + config["spread"] * noise
+        return Measurement(values, np.arange(2.0), np.zeros((len(seeds), 2)), "x", "y")
+
+
+def _verdict(centre: float, spread: float, n: int = 16):
+    law = Toy()
+    config = law.config(centre=centre, spread=spread)
+    seeds = list(range(n))
+    return judge(law, config, law.measure(config, seeds), seeds)
+
+
+def test_holds_needs_the_whole_interval_inside_the_band():
+    assert _verdict(0.02, 0.01).verdict == HOLDS
+    straddling = _verdict(0.1, 0.05)  # the mean at the band's edge: no positive evidence
+    assert straddling.verdict == INCONCLUSIVE and "band" in straddling.reason
+
+
+def test_noisier_data_do_not_make_holding_easier():
+    assert _verdict(0.0, 0.5).verdict == INCONCLUSIVE
+
+
+def test_fails_when_the_interval_is_wholly_outside_the_band():
+    assert _verdict(0.3, 0.01).verdict == FAILS
+
+
+def test_an_inconclusive_verdict_says_how_many_seeds_would_decide():
+    verdict = _verdict(0.05, 0.1)
+    assert verdict.verdict == INCONCLUSIVE and verdict.seeds_to_decide > 16
+    assert _verdict(0.05, 0.1, verdict.seeds_to_decide + 64).verdict == HOLDS
+
+
+def test_seeds_that_all_agree_are_inconclusive():
+    verdict = _verdict(0.0, 0.0)
+    assert verdict.verdict == INCONCLUSIVE and "shared randomness" in verdict.reason
+
+
+def test_resolution_is_the_smallest_shift_the_data_reject():
+    verdict = _verdict(0.02, 0.01)
+    assert verdict.resolution == pytest.approx(max(verdict.ci_high + 0.1, 0.1 - verdict.ci_low))
+
+
+class Coin(Toy):
+    statistic_kind = "binary"
+
+    def predicted(self, config):
+        return Prediction("above", 0.75)
+
+    def rival(self, config):
+        return Prediction("below", 0.5)
+
+    def measure(self, config, seeds, device="cpu"):
+        values = np.array([float(s % 10 != 0) for s in seeds])  # 90% successes
+        return Measurement(values, np.arange(2.0), np.zeros((len(seeds), 2)), "x", "y")
+
+
+def test_a_binary_statistic_gets_an_exact_interval_and_more_seeds_in_stages():
+    law = Coin()
+    first = judge(law, law.config(), law.measure(law.config(), range(10)), list(range(10)))
+    assert first.verdict == INCONCLUSIVE and first.ci_low < 0.75  # 9/10: not yet above 0.75
+    staged, _ = check_in_stages(law, law.config(), "quick")
+    assert staged.verdict == HOLDS and staged.looks > 1 and staged.n_seeds > 16
+
+
+def test_looks_spend_at_most_the_stated_error_rate():
+    for looks in (1, 2, 3, 5):
+        levels = look_levels(looks)
+        assert len(levels) == looks and sum(1 - level for level in levels) == pytest.approx(0.01)
+
+
+def test_stages_grow_fourfold_within_the_profile_budget():
+    assert stage_sizes("standard") == [32, 128, 512]
+    assert stage_sizes("quick") == [16, 64, 256]
+
+
+def test_seed_spaces_are_disjoint_by_construction():
+    spaces = sorted(SEED_SPACES.values())
+    for (_, high), (low, _) in itertools.pairwise(spaces):
+        assert high <= low
+    report, calibration = seed_block("thorough"), seed_block("thorough", 998)
+    assert SEED_SPACES["report"][0] <= min(report) and max(report) < SEED_SPACES["report"][1]
+    low, high = SEED_SPACES["calibration"]
+    assert low <= min(calibration) and max(calibration) < high
+    assert not set(seed_block("standard", 0)) & set(seed_block("standard", 1))
+    low, high = SEED_SPACES["tuning"]
+    assert all(low <= s < high for s in tuning_seeds(seed_block("thorough", 998)))
+
+
+def test_draws_of_distinct_seeds_are_distinct():
+    first, second = draws([10_000, 10_001], 8), draws([10_002], 8)
+    assert len(set(first)) == 16 and not set(first) & set(second)
+
+
+def test_the_exact_memoriser_slope_tends_to_its_asymptote():
+    """R1 predicts the exact finite-range slope; as the range grows it tends to −(1 − 1/α)."""
+    law = get_law("R1")
+    probabilities = zipf_probabilities(10**7, 2.0)
+    gaps = []
+    for t_min, t_max in ((100, 10_000), (1_000, 100_000), (10_000, 1_000_000)):
+        config = {"alpha": 2.0, "N": 10**7, "T_min": t_min, "T_max": t_max}
+        sizes = [int(t) for t in np.geomspace(t_min, t_max, 9).round()]
+        exact = expected_memoriser_error(probabilities, sizes)
+        slope = loglog_slopes(np.array(sizes, float), exact.numpy()[None])[0]
+        gaps.append(abs(slope - law.asymptotic(config)))
+    assert gaps[0] > gaps[-1] and gaps[-1] < 0.002
+
+
+RATE_LAWS = [law for law in all_laws() if law.predicted(law.config()).kind == "point"]
+NOT_YET_SHARP = {  # 40% off the exponent not yet rejected at 16 seeds (see the README)
+    "R3b": "tolerance 0.16 from the T range's log factor; a sharper boundary is still open",
+    "R3c": "tolerance 0.20 from the T range's log factor; a sharper boundary is still open",
+    "R4b": "16–64 seeds of trained memories leave an interval ±0.05 wide",
+}
+
+
+@pytest.mark.parametrize("law", RATE_LAWS, ids=[law.spec for law in RATE_LAWS])
+def test_slipped_claims_fail_on_the_laws_own_data(law, request):
+    """Claims 40% off the predicted exponent fail at the ci profile (16 seeds, as quick's first
+    look), and so do factor-2 slips."""
+    config = law.config()
+    claim = law.predicted(config)
+    if claim.value == 0:
+        pytest.skip(f"{law.spec} predicts 0: a relative slip is no shift")
+    verdict, measurement = reference_check(law.spec)
+    assert math.isfinite(verdict.ci_low), verdict.reason
+    for factor in (2.0, 0.5):
+        slipped = judge(_Claiming(law, claim.value * factor), config, measurement, verdict.seeds)
+        assert slipped.verdict == FAILS, (factor, slipped.reason)
+    if law.spec in NOT_YET_SHARP:
+        request.applymarker(pytest.mark.xfail(reason=NOT_YET_SHARP[law.spec], strict=True))
+    for factor in (1.4, 0.6):
+        slipped = judge(_Claiming(law, claim.value * factor), config, measurement, verdict.seeds)
+        assert slipped.verdict == FAILS, (factor, slipped.reason)
+
+
+class _Claiming(Law):
+    """``law`` claiming ``value`` instead of its prediction, with the same tolerance."""
+
+    def __init__(self, law: Law, value: float) -> None:
+        self.law, self.value = law, value
+        self.spec, self.source, self.statement = law.spec, law.source, law.statement
+        self.statistic, self.variable, self.domain = law.statistic, law.variable, law.domain
+        self.parameters, self.tolerance_reason = law.parameters, law.tolerance_reason
+        self.rival_name, self.statistic_kind = law.rival_name, law.statistic_kind
+
+    def predicted(self, config):
+        claim = self.law.predicted(config)
+        return Prediction(claim.kind, self.value, claim.tolerance)
+
+    def rival(self, config):
+        return self.law.rival(config)
+
+    def measure(self, config, seeds, device="cpu"):
+        return self.law.measure(config, seeds, device)
