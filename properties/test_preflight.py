@@ -108,7 +108,7 @@ def test_the_device_used_is_recorded(one_gpu):
 
 def test_a_group_too_large_for_the_gpu_is_refused(tmp_path, capsys, one_gpu, no_simulation):
     grid = write_grid(tmp_path, {"d": 20_000, "seed": [0, 1]})
-    assert main(["simulate", grid, "--device", "cuda:0", "--dry-run"]) == 2
+    assert main(["simulate", grid, "--device", "cuda:0"]) == 2
     line = one_error_line(capsys)
     assert "GB of memory (estimate), but 1 GB is available on cuda:0" in line
 
@@ -279,3 +279,11 @@ def test_json_lines_of_calibrate_name_a_bad_line(tmp_path, capsys, no_simulation
     assert f"{out} line 1 is not a calibration check: it has no field 'repeat'" in (
         one_error_line(capsys)
     )
+
+
+def test_a_dry_run_prints_the_plan_before_refusing_what_would_not_fit(tmp_path, capsys):
+    grid = write_grid(tmp_path, {"d": 100_000})
+    assert main(["simulate", grid, "--dry-run"]) == 2
+    captured = capsys.readouterr()
+    assert "1 run in 1 group" in captured.out and "estimated time: about" in captured.out
+    assert "GB of memory (estimate)" in captured.err

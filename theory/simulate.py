@@ -317,6 +317,16 @@ def _shared(group: list[Run]) -> str:
     return " ".join(f"{name}={group[0][name]}" for name in FIELDS if name not in BATCHED)
 
 
+def _count(number: int, noun: str) -> str:
+    """``1 run``, ``2 runs``."""
+    return f"{number} {noun}{'s' * (number != 1)}"
+
+
+def _replicas(seeds: int, lrs: int) -> str:
+    """``2 seeds × 1 lr``."""
+    return f"{_count(seeds, 'seed')} × {_count(lrs, 'lr')}"
+
+
 def memory_need(plan: Plan, device: str, workers: int | None) -> tuple[int, list[Run] | None]:
     """Peak bytes of the plan's heaviest moment (its largest group, or the ``workers``
     largest at once plus a process each) and its largest group."""
@@ -345,7 +355,7 @@ def _memory_check(plan: Plan, device: str, workers: int | None, scheduler: str |
     if largest is None:
         return "memory: nothing to train"
     setup, seeds, lrs = group_shape(largest)
-    what = f"the group {_shared(largest)} ({seeds} seeds × {lrs} lrs)"
+    what = f"the group {_shared(largest)} ({_replicas(seeds, lrs)})"
     if workers is not None:
         what = f"{workers} workers at once, the largest being {what}"
     check_fits(
@@ -356,7 +366,7 @@ def _memory_check(plan: Plan, device: str, workers: int | None, scheduler: str |
     )
     free = available_memory(device)
     available = f"{readable_bytes(free) if free is not None else 'unknown'} available on {device}"
-    largest_text = f"largest group {_shared(largest)}, {seeds} seeds × {lrs} lrs"
+    largest_text = f"largest group {_shared(largest)}, {_replicas(seeds, lrs)}"
     if workers is not None:
         largest_need = readable_bytes(group_memory(setup, seeds, lrs, device=device))
         largest_text = f"{workers} worker processes at once; {largest_text}: {largest_need}"
@@ -366,6 +376,8 @@ def _memory_check(plan: Plan, device: str, workers: int | None, scheduler: str |
 def _time_text(plan: Plan, device: str, workers: int | None) -> str:
     from theory.cost import group_seconds, readable_seconds
 
+    if not plan.groups:
+        return "estimated time: none (nothing to train)"
     seconds = sum(group_seconds(*group_shape(group)) for group in plan.groups)
     if workers:
         seconds /= workers
@@ -378,16 +390,12 @@ def _time_text(plan: Plan, device: str, workers: int | None) -> str:
 
 def describe(plan: Plan, grid_path: Path, out: Path | None) -> list[str]:
     """The plan in words: runs, groups, what ``out`` already holds."""
-    lines = [
-        f"{grid_path}: {len(plan.runs)} runs in {len(list(groups(plan.runs)))} groups "
-        "(runs differing only in seed and lr train together)"
-    ]
+    every = f"{_count(len(plan.runs), 'run')} in {_count(len(list(groups(plan.runs))), 'group')}"
+    lines = [f"{grid_path}: {every} (runs differing only in seed and lr train together)"]
     if out is not None:
         held = len(plan.runs) - len(plan.todo)
-        lines.append(
-            f"{out}: holds {held} of them; {len(plan.todo)} runs in {len(plan.groups)} groups "
-            "to train"
-        )
+        todo = f"{_count(len(plan.todo), 'run')} in {_count(len(plan.groups), 'group')}"
+        lines.append(f"{out}: holds {held} of them; {todo} to train")
         if plan.written.partial:
             lines.append(f"{out}: its last line was cut off by a kill; it would be set aside")
     return lines
@@ -415,11 +423,11 @@ def simulate_command(
         positive_int("--workers", workers)
     device = check_device(device)
     chosen = plan(grid_path, out, resume)
-    memory = _memory_check(chosen, device, workers, scheduler)
     if dry_run:
         print("\n".join([*describe(chosen, grid_path, out), _time_text(chosen, device, workers)]))
-        print(memory)
+        print(_memory_check(chosen, device, workers, scheduler))
         return 0
+    _memory_check(chosen, device, workers, scheduler)
     return _train(chosen, out, device, scheduler, workers, argv)
 
 
