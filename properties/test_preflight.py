@@ -287,3 +287,13 @@ def test_a_dry_run_prints_the_plan_before_refusing_what_would_not_fit(tmp_path, 
     captured = capsys.readouterr()
     assert "1 run in 1 group" in captured.out and "estimated time: about" in captured.out
     assert "GB of memory (estimate)" in captured.err
+
+
+def test_a_broken_counterexample_file_is_named_before_the_laws_run(
+    tmp_path, capsys, monkeypatch, no_simulation
+):
+    found = tmp_path / "found.jsonl"
+    found.write_text('{"spec": "R1"}\nnot json\n')
+    monkeypatch.setenv("MEMLAWS_COUNTEREXAMPLES", str(found))
+    assert main(commands(tmp_path)["report"]) == 2
+    assert f"{found} line 2 is not a recorded counterexample" in one_error_line(capsys)

@@ -79,6 +79,7 @@ def _registered_laws(specs: Sequence[str] | None) -> list[str] | None:
 
 def _report(arguments: argparse.Namespace) -> int:
     from theory.cost import report_memory
+    from theory.counterexamples import latest_counterexamples
     from theory.preflight import (
         check_calibration,
         check_device,
@@ -93,6 +94,7 @@ def _report(arguments: argparse.Namespace) -> int:
     calibration = None
     if arguments.calibration is not None:
         calibration = check_calibration("--calibration", Path(arguments.calibration))
+    latest_counterexamples()  # a broken file of counterexamples is named now, not after the laws
     paper_figures = not specs and not arguments.no_paper_figures
     need = report_memory(arguments.profile)
     advice = "use a smaller --profile or a machine with more memory"
