@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogLocator, NullFormatter
 from scipy import stats
 
 from theory.law import Measurement
@@ -144,9 +145,11 @@ def _measured_panel(axes: Axes, verdict: Verdict, measurement: Measurement) -> N
     positive = bool(np.all(curves[np.isfinite(curves)] > 0))
     log_x, log_y = _log_axes(verdict.statistic)
     if log_x and not categories:
-        axes.set_xscale("log")  # matplotlib's log locator: major ticks at decades
+        axes.set_xscale("log")
+        _decades(axes.xaxis, x)
     if log_y and positive:
         axes.set_yscale("log")
+        _decades(axes.yaxis, curves[np.isfinite(curves)])
     if _is_rate(verdict) and positive:
         _slope_lines(axes, x, curves[:, 0, :], verdict)
     if categories:
@@ -157,6 +160,16 @@ def _measured_panel(axes: Axes, verdict: Verdict, measurement: Measurement) -> N
     axes.set_title("measured", fontsize=9)
     axes.grid(True, which="major", alpha=0.3)
     _legend_below(axes, 0.16)  # under the x label
+
+
+def _decades(axis: Any, values: np.ndarray) -> None:
+    """Labelled ticks at the decades only, when the values span one (matplotlib would also
+    label the ticks between, which crowd each other); otherwise its default labels."""
+    low, high = float(np.min(values)), float(np.max(values))
+    if np.floor(np.log10(high)) >= np.ceil(np.log10(low)):
+        axis.set_major_locator(LogLocator(base=10))
+        axis.set_minor_locator(LogLocator(base=10, subs=np.arange(2, 10)))
+        axis.set_minor_formatter(NullFormatter())
 
 
 def _slope_lines(axes: Axes, x: np.ndarray, values: np.ndarray, verdict: Verdict) -> None:
