@@ -37,9 +37,12 @@ BASELINE_BYTES = 250 * 2**20  # RSS of a memlaws process with torch loaded (meas
 # the first three fitted by least squares on 40 groups of the paper's grid (3 seeds × 4 step
 # sizes, every model and optimizer, with and without layer norm, d from 10 to 1000, B from 16 to
 # 1024), on the 2-core CPU of the CI machine with one torch thread: the estimate fell within
-# 0.3× to 1.7× of the best of two measured times. Another machine, another torch or a GPU
-# differs: the estimate is rough.
+# 0.3× to 1.7× of the best of two measured times. Large groups also pay for touching their
+# memory the first time (page faults, copies): ``TOUCH_SECONDS`` per byte of the estimated peak,
+# set from groups of 0.3 to 2 GB. Another machine, another torch or a GPU differs: the estimate
+# is rough.
 TIME_MODEL = (6.6e-5, 3.6e-11, 2.3e-10, 8.0e-9, 1.2e-5)
+TOUCH_SECONDS = 0.5e-9
 
 
 @dataclass(frozen=True)
@@ -214,7 +217,8 @@ def time_features(setup: TrainingSetup, seeds: int, lrs: int) -> tuple[float, ..
 def group_seconds(setup: TrainingSetup, seeds: int, lrs: int) -> float:
     """A rough time of ``train(setup, seeds, lrs)`` on one CPU process (``TIME_MODEL``)."""
     features = time_features(setup, seeds, lrs)
-    return sum(cost * amount for cost, amount in zip(TIME_MODEL, features, strict=True))
+    modelled = sum(cost * amount for cost, amount in zip(TIME_MODEL, features, strict=True))
+    return modelled + TOUCH_SECONDS * group_memory(setup, seeds, lrs)
 
 
 def readable_bytes(count: float) -> str:
