@@ -1,16 +1,23 @@
-"""``memlaws simulate``: one JSON line per run, the same numbers as ``kernel.training.train``,
-resumable, and invalid grids refused before any run starts."""
+"""``memlaws simulate``: a header line with the provenance, then one JSON line per run in the
+paper's spelling, the same numbers as ``kernel.training.train``, resumable, and invalid grids
+refused before any run starts."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from kernel.training import TrainingSetup, train
 from theory import simulate as simulate_module
 from theory.cli import main
-from theory.simulate import LINE
+from theory.simulate import HEADER, LINE
 
 GRID = {
     "model": ["matrix", "exponential"],
@@ -32,7 +39,9 @@ def write_grid(tmp_path, grid: dict) -> str:
 
 
 def read_lines(path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    """The run lines of a ``simulate`` output file (header lines skipped)."""
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    return [line for line in lines if HEADER not in line]
 
 
 def key(line: dict) -> tuple:
@@ -45,11 +54,11 @@ def test_one_line_per_run_with_the_trainer_numbers(tmp_path, capsys):
     lines = read_lines(out)
     assert len(lines) == N_RUNS and len({key(line) for line in lines}) == N_RUNS
     assert all(list(line) == list(LINE) for line in lines)
-    assert {line["optimizer"] for line in lines} == {"sgd", "adam"}
+    assert {line["optimizer"] for line in lines} == {"SGD", "Adam"}  # the paper's spelling
     assert all(line["niter"] == 128 // line["batch_size"] for line in lines)
     assert all(0 <= line["error"] <= 1 for line in lines)
     assert all(line["M"] == 5 and line["alpha"] == 2.0 and not line["layernorm"] for line in lines)
-    line = next(x for x in lines if x["model"] == "exponential" and x["optimizer"] == "adam")
+    line = next(x for x in lines if x["model"] == "exponential" and x["optimizer"] == "Adam")
     setup = TrainingSetup("exponential", "adam", 20, 5, 6, 2.0, 128, line["batch_size"])
     expected = train(setup, [line["seed"]], [line["lr"]]).errors
     assert line["error"] == float(expected[0, 0])  # batching seeds and lrs changes nothing
@@ -72,9 +81,10 @@ def test_runs_differing_only_in_seed_and_lr_train_together(tmp_path, monkeypatch
 def test_lines_go_to_stdout_without_out(tmp_path, capsys):
     grid = {"d": 4, "N": 10, "ntrain": 32, "batch_size": 8, "seed": [0, 1]}
     assert main(["simulate", write_grid(tmp_path, grid)]) == 0
-    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    header, *lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert header[HEADER]["runs"] == 2
     assert [line["seed"] for line in lines] == [0, 1]
-    assert all(line["model"] == "matrix" and line["optimizer"] == "sgd" for line in lines)
+    assert all(line["model"] == "matrix" and line["optimizer"] == "SGD" for line in lines)
 
 
 @pytest.mark.parametrize("kept", [0, 5, 16, 31])
@@ -124,3 +134,167 @@ def test_resume_needs_out_and_a_readable_grid(tmp_path, capsys):
     (tmp_path / "broken.json").write_text("{")
     assert main(["simulate", str(tmp_path / "broken.json")]) == 2
     assert "not valid JSON" in capsys.readouterr().err
+
+
+SMALL = {"d": [4, 6], "N": 10, "ntrain": 32, "batch_size": 8, "seed": [0, 1]}  # 4 runs, 2 groups
+
+
+def test_a_header_line_records_the_provenance(tmp_path):
+    out = tmp_path / "runs.jsonl"
+    grid = write_grid(tmp_path, SMALL)
+    assert main(["simulate", grid, "--out", str(out)]) == 0
+    header = json.loads(out.read_text().splitlines()[0])[HEADER]
+    assert {"memlaws", "git_commit", "python", "torch", "device", "date", "command"} <= set(header)
+    assert header["device"].startswith("cpu") and header["runs"] == 4
+    assert header["command"] == f"memlaws simulate {grid} --out {out}"
+
+
+def test_lines_keep_the_paper_spelling_whatever_the_input_case(tmp_path):
+    out = tmp_path / "runs.jsonl"
+    grid = write_grid(tmp_path, SMALL | {"optimizer": ["sgd", "ADAM"], "seed": 0, "d": 4})
+    assert main(["simulate", grid, "--out", str(out)]) == 0
+    assert [line["optimizer"] for line in read_lines(out)] == ["SGD", "Adam"]
+
+
+def test_resume_accepts_lower_case_files_of_older_versions(tmp_path):
+    grid = write_grid(tmp_path, SMALL | {"optimizer": ["SGD", "Adam"]})
+    full = tmp_path / "full.jsonl"
+    assert main(["simulate", grid, "--out", str(full)]) == 0
+    older = tmp_path / "older.jsonl"  # no header, lower-case optimizers, half the runs
+    kept = read_lines(full)[:4]
+    older.write_text(
+        "".join(json.dumps(x | {"optimizer": x["optimizer"].lower()}) + "\n" for x in kept)
+    )
+    assert main(["simulate", grid, "--out", str(older), "--resume"]) == 0
+    assert len(read_lines(older)) == 8
+
+
+def test_a_second_run_without_resume_is_refused_and_appends_nothing(tmp_path, capsys):
+    out = tmp_path / "runs.jsonl"
+    grid = write_grid(tmp_path, SMALL)
+    assert main(["simulate", grid, "--out", str(out)]) == 0
+    before = out.read_bytes()
+    assert main(["simulate", grid, "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert "already holds 4 of this grid's 4 runs" in error and "--resume" in error
+    assert out.read_bytes() == before
+
+
+def test_another_grid_may_append_to_the_same_file(tmp_path):
+    out = tmp_path / "runs.jsonl"
+    assert main(["simulate", write_grid(tmp_path, SMALL), "--out", str(out)]) == 0
+    assert main(["simulate", write_grid(tmp_path, SMALL | {"d": 5}), "--out", str(out)]) == 0
+    assert len(read_lines(out)) == 6
+
+
+@pytest.mark.parametrize("resume", [True, False])
+def test_a_line_cut_by_a_kill_is_set_aside_with_a_warning(tmp_path, capsys, resume):
+    grid = write_grid(tmp_path, SMALL)
+    out = tmp_path / "runs.jsonl"
+    assert main(["simulate", grid, "--out", str(out)]) == 0
+    full = read_lines(out)
+    cut = out.read_bytes()[:-40]  # the last line loses its end (and its newline)
+    if not resume:  # keep only the header and the cut line: none of the grid's runs is whole
+        lines = cut.split(b"\n")
+        cut = lines[0] + b"\n" + lines[-1]
+    out.write_bytes(cut)
+    arguments = ["simulate", grid, "--out", str(out), *(["--resume"] if resume else [])]
+    assert main(arguments) == 0
+    assert "was cut off by an interrupted run" in capsys.readouterr().err
+    assert (tmp_path / "runs.jsonl.partial").read_bytes() == cut.split(b"\n")[-1] + b"\n"
+    lines = read_lines(out)  # every line parses: nothing was glued onto the cut one
+    assert sorted(map(key, lines)) == sorted(map(key, full))
+    assert {key(x): x["error"] for x in lines} == {key(x): x["error"] for x in full}
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("not json", "line 2 is not a JSON line"),
+        ("[1, 2]", "line 2 is not a JSON object"),
+        ('{"model": "matrix"}', "line 2 is not a run of memlaws simulate: it has no field"),
+    ],
+)
+def test_a_bad_line_is_named_by_its_number(tmp_path, capsys, line, message):
+    grid = write_grid(tmp_path, SMALL)
+    out = tmp_path / "runs.jsonl"
+    assert main(["simulate", grid, "--out", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    lines[1] = line
+    out.write_text("\n".join(lines) + "\n")
+    assert main(["simulate", grid, "--out", str(out), "--resume"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_bad_value_in_a_line_is_named_by_its_number(tmp_path, capsys):
+    grid = write_grid(tmp_path, SMALL)
+    out = tmp_path / "runs.jsonl"
+    assert main(["simulate", grid, "--out", str(out)]) == 0
+    out.write_text(out.read_text().replace('"seed": 1', '"seed": -1', 1))
+    assert main(["simulate", grid, "--out", str(out), "--resume"]) == 2
+    error = capsys.readouterr().err
+    assert "runs.jsonl line 3" in error and "seed must be an integer >= 0" in error
+
+
+def test_interrupted_sweep_ends_with_whole_lines_and_how_to_resume(tmp_path, capsys, monkeypatch):
+    grid = write_grid(tmp_path, SMALL | {"d": [4, 5, 6, 7]})
+    out = tmp_path / "runs.jsonl"
+    trained = []
+
+    def interrupted(group, device="cpu"):
+        if len(trained) == 2:
+            raise KeyboardInterrupt
+        trained.append(group)
+        return simulate_module_group_lines(group, device)
+
+    simulate_module_group_lines = simulate_module.group_lines
+    monkeypatch.setattr(simulate_module, "group_lines", interrupted)
+    assert main(["simulate", grid, "--out", str(out)]) == 130
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"interrupted: 4 runs written to {out}; rerun with --resume to continue"
+    )
+    assert len(read_lines(out)) == 4
+    monkeypatch.undo()
+    assert main(["simulate", grid, "--out", str(out), "--resume"]) == 0
+    assert len(read_lines(out)) == 8 and len({key(x) for x in read_lines(out)}) == 8
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a test runner's worker may ignore SIGINT
+
+
+def test_a_real_sigint_ends_cleanly_with_whole_lines(tmp_path):
+    """SIGINT to a real ``memlaws simulate`` process: exit 130, every line whole, and one last
+    line saying how many runs were written and how to resume."""
+    grid = {"model": "exponential", "N": 20, "d": list(range(2, 2002)), "ntrain": 512}
+    out = tmp_path / "runs.jsonl"
+    command = [sys.executable, "-m", "theory.cli", "simulate", write_grid(tmp_path, grid)]
+    environment = os.environ | {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        [*command, "--out", str(out)],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not out.exists() or out.read_text().count("\n") < 3:
+            assert process.poll() is None and time.monotonic() < deadline, "no run was written"
+            time.sleep(0.02)
+        process.send_signal(signal.SIGINT)
+        _, errors = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    written = read_lines(out)  # every line parses
+    assert process.returncode == 130
+    assert errors.splitlines()[-1] == (
+        f"interrupted: {len(written)} runs written to {out}; rerun with --resume to continue"
+    )
+    assert "Traceback" not in errors and 2 <= len(written) < 2000
+    assert out.read_text().endswith("\n")

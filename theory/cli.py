@@ -1,20 +1,49 @@
 """The ``memlaws`` command: ``laws`` lists the registry, ``report`` checks every law,
 ``calibrate`` measures each verifier's false-alarm rate and power, and ``simulate`` trains a
-grid of the paper's optimisation runs."""
+grid of the paper's optimisation runs.
+
+Every argument is checked before any simulation; a bad one ends the command with one line
+naming it and what is allowed, and exit status 2."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
 from theory.profiles import PROFILES
-from theory.registry import all_laws
+
+DESCRIPTION = (
+    "Check by simulation the scaling laws of associative memories (Cabannes, Dohmatob, Bietti, "
+    "ICLR 2024). Every argument is checked before any simulation: a bad one ends the command "
+    "with one line naming it and what is allowed."
+)
+EXIT_CODES = """exit status:
+  0    done (report: every law holds, or is an open claim)
+  1    report: some law does not hold (fails or is inconclusive)
+  2    usage error: a bad argument, path, device or input file, or not enough memory
+  130  interrupted (Ctrl-C); simulate and calibrate say how to continue"""
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Each option's default after its help (``off`` for a flag) unless the help states it;
+    descriptions and epilogs kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default is argparse.SUPPRESS or not action.option_strings:
+            return text
+        if isinstance(action, argparse._StoreTrueAction):
+            return f"{text} (default: off)"
+        return f"{text} (default: %(default)s)"
 
 
 def _laws(arguments: argparse.Namespace) -> int:
+    from theory.registry import all_laws
+
     laws = all_laws()
     if arguments.json:
         rows = [
@@ -41,32 +70,77 @@ def _laws(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _registered_laws(specs: Sequence[str] | None) -> list[str] | None:
+    from theory.preflight import check_laws
+    from theory.registry import all_laws
+
+    return check_laws(specs, [law.spec for law in all_laws()])
+
+
 def _report(arguments: argparse.Namespace) -> int:
+    from theory.cost import report_memory
+    from theory.counterexamples import latest_counterexamples
+    from theory.preflight import (
+        check_calibration,
+        check_device,
+        check_fits,
+        check_output_folder,
+    )
+    from theory.provenance import provenance
     from theory.report import write_report
 
-    calibration = Path(arguments.calibration) if arguments.calibration else None
-    records = write_report(
-        Path(arguments.out),
-        arguments.profile,
-        arguments.device,
-        arguments.law,
-        calibration,
-        paper_figures=not arguments.law and not arguments.no_paper_figures,
-    )
+    device = check_device(arguments.device)
+    specs = _registered_laws(arguments.law)
+    calibration = None
+    if arguments.calibration is not None:
+        calibration = check_calibration("--calibration", Path(arguments.calibration))
+    latest_counterexamples()  # a broken file of counterexamples is named now, not after the laws
+    paper_figures = not specs and not arguments.no_paper_figures
+    need = report_memory(arguments.profile)
+    advice = "use a smaller --profile or a machine with more memory"
+    check_fits(need, device, f"the report at profile {arguments.profile}", advice)
+    out = check_output_folder("--out", Path(arguments.out))
+
+    record = provenance(device, arguments.argv, arguments.profile)
+    try:
+        records = write_report(
+            out,
+            arguments.profile,
+            device,
+            specs,
+            calibration,
+            paper_figures=paper_figures,
+            provenance=record,
+        )
+    except KeyboardInterrupt:
+        print(f"interrupted: the report in {out} was left as it was", file=sys.stderr)
+        return 130
+    _print_verdicts(records, out)
+    return 0 if all(r["verdict"] == "holds" or _open(r["spec"]) for r in records) else 1
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None or value != value else f"{value:+.3f}"  # None or NaN
+
+
+def _plain(value: float | None) -> str:
+    return "n/a" if value is None or value != value else f"{value:.3f}"
+
+
+def _print_verdicts(records: Sequence[dict], out: Path) -> None:
     for r in records:
         print(
-            f"{r['spec']:5} {r['verdict']:12} measured {r['measured']:+.3f} "
-            f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] predicted {r['prediction']:18} "
-            f"resolution {r['resolution']:.3f} (goal {r['resolution_goal']:.3f}) "
+            f"{r['spec']:5} {r['verdict']:12} measured {_number(r['measured'])} "
+            f"[{_number(r['ci_low'])}, {_number(r['ci_high'])}] predicted {r['prediction']:18} "
+            f"resolution {_plain(r['resolution'])} (goal {_plain(r['resolution_goal'])}) "
             f"seeds {r['n_seeds']} rival rejected: {'yes' if r['rival_rejected'] else 'no'}"
         )
-    print(f"wrote {Path(arguments.out) / 'REPORT.md'} and {Path(arguments.out) / 'laws.json'}")
+    print(f"wrote {out / 'REPORT.md'} and {out / 'laws.json'}")
     for r in records:
         if r["flag"]:
             print(f"  {r['spec']} calibration flagged: {r['flag']}")
         for b in r["beyond"]:
             print(f"  {r['spec']} beyond its region ({b['config']}): {b['verdict']}")
-    return 0 if all(r["verdict"] == "holds" or _open(r["spec"]) for r in records) else 1
 
 
 def _open(spec: str) -> bool:
@@ -75,18 +149,60 @@ def _open(spec: str) -> bool:
     return get_law(spec).open_claim
 
 
+def _calibration_key(row: dict) -> tuple[str, int]:
+    """A calibration row's key, once it has the fields ``theory.calibration`` reads."""
+    for name in ("spec", "repeat", "verdict", "rival_rejected"):
+        if name not in row:
+            raise ValueError(f"it has no field {name!r}")
+    if not isinstance(row["spec"], str) or not isinstance(row["repeat"], int):
+        raise ValueError("its spec must be a string and its repeat an integer")
+    return row["spec"], row["repeat"]
+
+
+def _calibration_rows(path: Path):  # -> theory.jsonlines.JsonLines
+    from theory.jsonlines import read_json_lines
+
+    return read_json_lines(path, _calibration_key, "a calibration check")
+
+
 def _calibrate(arguments: argparse.Namespace) -> int:
+    from kernel.validation import positive_int
+    from theory.cost import report_memory
+    from theory.jsonlines import set_aside_partial
+    from theory.preflight import check_calibration, check_device, check_fits, check_output_file
+
+    positive_int("--repeats", arguments.repeats)
+    device = check_device(arguments.device)
+    specs = _registered_laws(arguments.law)
+    check_fits(
+        report_memory(arguments.profile),
+        device,
+        f"calibration at profile {arguments.profile}",
+        "use a smaller --profile or a machine with more memory",
+    )
+    store = None
+    if arguments.store is not None:
+        store = check_calibration("--store", Path(arguments.store), must_exist=False)
+    out = check_output_file("--out", Path(arguments.out))
+    rows = _calibration_rows(out)
+    set_aside_partial(out, rows, sys.stderr)
     from theory.calibration import calibrate
 
-    results = calibrate(
-        arguments.repeats, arguments.profile, arguments.law, Path(arguments.out), arguments.device
-    )
-    if arguments.store:
+    try:
+        results = calibrate(arguments.repeats, arguments.profile, specs, out, device)
+    except KeyboardInterrupt:
+        done = _calibration_rows(out).count - rows.count
+        print(
+            f"interrupted: {done} checks written to {out}; rerun the same command to continue",
+            file=sys.stderr,
+        )
+        return 130
+    if store is not None:
         from theory.calibration_record import store_calibration
         from theory.registry import get_law
 
         laws = [get_law(r["spec"]) for r in results]
-        store_calibration(Path(arguments.store), results, laws, arguments.profile)
+        store_calibration(store, results, laws, arguments.profile)
     for r in results:
         print(
             f"{r['spec']:5} false alarms {r['false_alarms']}/{r['repeats']}, rival rejected "
@@ -100,79 +216,177 @@ def _calibrate(arguments: argparse.Namespace) -> int:
 def _simulate(arguments: argparse.Namespace) -> int:
     from theory.simulate import simulate_command
 
-    out = Path(arguments.out) if arguments.out else None
     return simulate_command(
         Path(arguments.grid),
-        out,
+        Path(arguments.out) if arguments.out else None,
         arguments.resume,
         arguments.device,
         arguments.scheduler,
         arguments.workers,
+        dry_run=arguments.dry_run,
+        argv=arguments.argv,
     )
 
 
-def parser() -> argparse.ArgumentParser:
-    main = argparse.ArgumentParser(prog="memlaws", description=__doc__)
-    commands = main.add_subparsers(dest="command", required=True)
+def _wrapped(text: str) -> str:
+    return textwrap.fill(text, 80)
 
-    laws = commands.add_parser("laws", help="list the registered laws")
-    laws.add_argument("--json", action="store_true", help="print a JSON list")
-    laws.set_defaults(run=_laws)
 
-    report = commands.add_parser("report", help="check every law and write the report")
-    report.add_argument("--profile", choices=PROFILES, default="quick")
-    report.add_argument("--out", default="report", help="output folder (default: report)")
-    report.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    report.add_argument("--law", action="append", help="only this spec id (repeatable)")
+def _version() -> str:
+    from theory.provenance import version
+
+    return f"memlaws {version()}"
+
+
+def _law_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--law",
+        action="append",
+        metavar="SPEC",
+        help="only this law id, e.g. R1 (repeatable; `memlaws laws` lists them); default: all",
+    )
+
+
+def _device_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N")
+
+
+def _add_report(commands: argparse._SubParsersAction) -> None:
+    report = commands.add_parser(
+        "report",
+        help="check every law and write the report folder",
+        description=_wrapped(
+            "Check every law (or those given with --law) and write OUT/REPORT.md, "
+            "OUT/laws.json and OUT/figures/; the folder is built beside OUT and swapped in whole."
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=_HelpFormatter,
+    )
+    report.add_argument("--profile", choices=PROFILES, default="quick", help="seeds and grids")
+    report.add_argument("--out", default="report", help="the report folder (replaced as a whole)")
+    _device_option(report)
+    _law_option(report)
     report.add_argument(
         "--no-paper-figures",
         action="store_true",
         help="skip redrawing the paper's figures (skipped anyway with --law)",
     )
     report.add_argument(
-        "--calibration", help="calibration file to show (default: the one shipped with memlaws)"
+        "--calibration",
+        metavar="FILE",
+        help="calibration file to show; default: the one shipped with memlaws",
     )
     report.set_defaults(run=_report)
 
-    calibrate = commands.add_parser("calibrate", help="false-alarm rate and power per law")
+
+def _add_calibrate(commands: argparse._SubParsersAction) -> None:
+    calibrate = commands.add_parser(
+        "calibrate",
+        help="false-alarm rate and power per law",
+        description=_wrapped(
+            "Rerun each law's check on independent seed sets and count false alarms "
+            "and rival rejections; every check is appended to --out at once (resumable)."
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=_HelpFormatter,
+    )
     calibrate.add_argument(
         "--profile",
         choices=PROFILES,
         default="standard",
-        help="profile whose checks are calibrated (default: standard, the one the report reads)",
+        help="profile whose checks are calibrated, as the report runs them (the report reads "
+        "standard)",
     )
-    calibrate.add_argument("--repeats", type=int, default=100)
+    calibrate.add_argument("--repeats", type=int, default=100, help="seed sets per law")
     calibrate.add_argument("--out", default="calibration.jsonl", help="JSON lines, resumable")
-    calibrate.add_argument("--device", default="cpu")
-    calibrate.add_argument("--law", action="append", help="only this spec id (repeatable)")
+    _device_option(calibrate)
+    _law_option(calibrate)
     calibrate.add_argument(
-        "--store", help="merge the summaries into this calibration file (the report reads it)"
+        "--store",
+        metavar="FILE",
+        help="merge the summaries into this calibration file (the report reads it); "
+        "default: store nothing",
     )
     calibrate.set_defaults(run=_calibrate)
 
-    simulate = commands.add_parser("simulate", help="train a grid of runs, one JSON line each")
-    simulate.add_argument("grid", help="JSON object: field -> value or list of values")
-    simulate.add_argument("--out", help="append JSON lines here (default: stdout)")
-    simulate.add_argument("--resume", action="store_true", help="skip the runs already in --out")
-    simulate.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+
+def _add_simulate(commands: argparse._SubParsersAction) -> None:
+    from theory.simulate import grid_help
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="train a grid of runs, one JSON line each",
+        description=_wrapped(
+            "Train every run of GRID (the product of its fields' values) and write one "
+            "JSON line per run, after a header line with the provenance. Runs differing only in "
+            "seed and lr train together."
+        ),
+        epilog=f"{grid_help()}\n\n{EXIT_CODES}",
+        formatter_class=_HelpFormatter,
+    )
+    simulate.add_argument("grid", help="JSON file: an object mapping fields to values or lists")
+    simulate.add_argument("--out", help="append JSON lines to this file; default: stdout")
+    simulate.add_argument(
+        "--resume", action="store_true", help="train only the runs not yet in --out"
+    )
+    simulate.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the number of runs and groups and the estimated time and memory; train none",
+    )
+    _device_option(simulate)
     executor = simulate.add_mutually_exclusive_group()
     executor.add_argument(
-        "--scheduler", metavar="ADDRESS", help="train on this Dask scheduler, e.g. tcp://host:8786"
+        "--scheduler",
+        metavar="ADDRESS",
+        help="train on this Dask scheduler, e.g. tcp://host:8786; default: in this process",
     )
     executor.add_argument(
-        "--workers", type=int, metavar="N", help="train on a local Dask cluster of N processes"
+        "--workers",
+        type=int,
+        metavar="N",
+        help="train on a local Dask cluster of N processes; default: in this process",
     )
     simulate.set_defaults(run=_simulate)
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(
+        prog="memlaws",
+        description=_wrapped(DESCRIPTION),
+        epilog=EXIT_CODES,
+        formatter_class=_HelpFormatter,
+    )
+    main.add_argument("--version", action="version", version=_version())
+    commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    laws = commands.add_parser(
+        "laws", help="list the registered laws", formatter_class=_HelpFormatter
+    )
+    laws.add_argument("--json", action="store_true", help="print a JSON list")
+    laws.set_defaults(run=_laws)
+    _add_report(commands)
+    _add_calibrate(commands)
+    _add_simulate(commands)
     return main
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``memlaws`` command; returns its exit status (see ``EXIT_CODES``)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     arguments = parser().parse_args(argv)
+    arguments.argv = argv
     try:
         return arguments.run(arguments)
     except ValueError as error:
         print(f"memlaws: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"memlaws: error: {where}{error.strerror or error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

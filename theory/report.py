@@ -1,13 +1,17 @@
-"""The report of every registered law: ``DIR/laws.json`` and ``DIR/REPORT.md``, written
-atomically so that an interrupted run leaves the previous report intact."""
+"""The report of every registered law: ``DIR/laws.json``, ``DIR/REPORT.md`` and
+``DIR/figures/``, built in a folder beside ``DIR`` and swapped in as a whole, so that an
+interrupted run leaves the previous report intact, figures included. Files get the usual modes
+(0666 less the umask) and ``laws.json`` is strict JSON (``null`` for a missing number)."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
+import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,7 @@ from theory.paper_figures import PAPER_FIGURE_COUNT, PaperFigure, write_paper_fi
 from theory.profiles import profile as profile_settings
 from theory.profiles import seeds_for
 from theory.progress import Progress
+from theory.provenance import provenance_markdown
 from theory.registry import all_laws, get_law
 from theory.verify import FIRST_LOOK_SHARE, LEVEL, Verdict, check, check_in_stages
 
@@ -53,17 +58,68 @@ def run_laws(
     return inside, beyond
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    """Write ``text`` to ``path`` through a temporary file and a rename, with the usual mode
+    (0666 less the umask; ``mkstemp`` alone would leave 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
+        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, ±inf) replaced by ``None``, at any depth."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: strict_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(item) for item in value]
+    return value
+
+
+@contextmanager
+def folder_beside(out: Path) -> Iterator[Path]:
+    """A new, empty folder beside ``out`` to build into; on a clean exit it replaces ``out``
+    as a whole (the old one renamed aside, the new one renamed in, the old one deleted), on an
+    error or an interrupt it is deleted and ``out`` is left as it was."""
+    out = Path(os.path.realpath(out))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.new-"))
+    try:
+        os.chmod(building, 0o777 & ~_umask())
+        yield building
+        _swap(building, out)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+
+
+def _swap(new: Path, out: Path) -> None:
+    """Put the folder ``new`` in the place of ``out`` (which may not exist)."""
+    if not out.exists():
+        os.rename(new, out)
+        return
+    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+    os.rename(out, old / out.name)
+    try:
+        os.rename(new, out)
+    except BaseException:
+        os.rename(old / out.name, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _number(value: float, digits: int = 3) -> str:
@@ -214,6 +270,17 @@ def beyond_table(records: Sequence[dict[str, Any]], defaults: dict[str, dict[str
     return "\n".join(lines) + "\n"
 
 
+def _range_cell(record: dict[str, Any]) -> str:
+    """What a law's check spans: the compared conditions of a paired law, else its variable's
+    range (a single value when the range is one point)."""
+    if record.get("compared"):
+        return _cell(" vs ".join(record["compared"]))
+    low, high = record["range"]
+    if low == high:
+        return f"{record['variable']} = {low:g}"
+    return f"{record['variable']} ∈ [{low:g}, {high:g}]"
+
+
 def markdown_table(records: Sequence[dict[str, Any]], profile: str) -> str:
     """REPORT.md: one row per law, then each law's configuration and tolerance reason."""
     lines = [
@@ -246,7 +313,7 @@ def markdown_table(records: Sequence[dict[str, Any]], profile: str) -> str:
             f"| {_percent(r['false_alarm_rate'])} | {_percent(r['power'])} "
             f"| {_percent(r['near_power'])}{_marker(r)} "
             f"| {r['n_seeds']} ({r['looks']}) "
-            f"| {r['variable']} ∈ [{r['range'][0]:g}, {r['range'][1]:g}] | {r['seconds']:.1f}s "
+            f"| {_range_cell(r)} | {r['seconds']:.1f}s "
             f"| [{r['spec']}]({r['figure']}) |"
         )
     lines += ["", "## Laws", ""]
@@ -265,6 +332,13 @@ def markdown_table(records: Sequence[dict[str, Any]], profile: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _compared(measurement: Measurement) -> list[str]:
+    """The named conditions of a paired law (one value per condition and seed), else ``[]``."""
+    curves = measurement.curves
+    paired = curves.ndim == 2 and len(measurement.series) == curves.shape[1] > 1
+    return list(measurement.series) if paired else []
+
+
 def write_report(
     out: Path,
     profile: str,
@@ -272,10 +346,13 @@ def write_report(
     specs: Sequence[str] | None = None,
     calibration: Path | None = None,
     paper_figures: bool = True,
+    provenance: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run the laws (all, or those in ``specs``); write ``out/laws.json`` and ``out/REPORT.md``
-    with each law's calibration read from ``calibration`` (default: the shipped file), then,
-    if ``paper_figures``, redraw the paper's figures at the same profile."""
+    """Run the laws (all, or those in ``specs``); write ``out/laws.json``, ``out/REPORT.md``
+    and the figures with each law's calibration read from ``calibration`` (default: the
+    shipped file), then, if ``paper_figures``, redraw the paper's figures at the same profile.
+    The folder is built beside ``out`` and swapped in whole (``folder_beside``); each record
+    and REPORT.md carry ``provenance`` when given."""
     stored = load_calibration(calibration or STORED_CALIBRATION)
     laws = [law for law in all_laws() if not specs or law.spec in specs]
     unknown = set(specs or ()) - {law.spec for law in laws}
@@ -289,20 +366,27 @@ def write_report(
         record["smallest_failing"] = found.get(law.spec)
     recheck_counterexamples(records, profile, device)
     beyond = [v.as_dict() for v, _ in outside]
-    for record, (verdict, measurement) in zip(records, inside, strict=True):
-        record["figure"] = f"figures/{verdict.spec}.png"
-        law_figure(verdict, measurement, out / record["figure"])
-    for record in records:
-        record["beyond"] = [b for b in beyond if b["spec"] == record["spec"]]
-    family = family_false_alarms(stored, laws)
-    markdown = markdown_table(records, profile) + "\n" + calibration_table(records, family)
-    markdown += "\n" + counterexample_table(records)
-    if paper_figures:
-        with Progress(PAPER_FIGURE_COUNT, f"paper figures ({profile})") as bar:
-            figures = write_paper_figures(out, profile, device, bar)
-        markdown += "\n" + paper_figures_section(figures)
-    if beyond:
-        markdown += "\n" + beyond_table(beyond, {r["spec"]: r["config"] for r in records})
-    write_atomically(out / "laws.json", json.dumps(records, indent=2, allow_nan=True) + "\n")
-    write_atomically(out / "REPORT.md", markdown)
+    with folder_beside(out) as building:
+        for record, (verdict, measurement) in zip(records, inside, strict=True):
+            record["figure"] = f"figures/{verdict.spec}.png"
+            record["compared"] = _compared(measurement)
+            law_figure(verdict, measurement, building / record["figure"], profile)
+        for record in records:
+            record["beyond"] = [b for b in beyond if b["spec"] == record["spec"]]
+            if provenance is not None:
+                record["provenance"] = provenance
+        family = family_false_alarms(stored, laws)
+        markdown = markdown_table(records, profile) + "\n" + calibration_table(records, family)
+        markdown += "\n" + counterexample_table(records)
+        if paper_figures:
+            with Progress(PAPER_FIGURE_COUNT, f"paper figures ({profile})") as bar:
+                figures = write_paper_figures(building, profile, device, bar)
+            markdown += "\n" + paper_figures_section(figures)
+        if beyond:
+            markdown += "\n" + beyond_table(beyond, {r["spec"]: r["config"] for r in records})
+        if provenance is not None:
+            markdown += "\n" + provenance_markdown(provenance)
+        laws_json = json.dumps(strict_json(records), indent=2, allow_nan=False)
+        (building / "laws.json").write_text(laws_json + "\n", encoding="utf-8")
+        (building / "REPORT.md").write_text(markdown, encoding="utf-8")
     return records

@@ -4,8 +4,8 @@ Agg backend.
 Each figure is a pure data function of a profile's ``Budget`` (seeds ``0 … k−1``, grid sizes)
 returning named numpy arrays, and a drawing function of those arrays. The paper's N, M, α and
 d, T ranges are kept; profiles cut seeds and grid points first, and each caption says what was
-used and where it departs from the paper. Bands are two-sided t-intervals over seeds at the
-report's level.
+used and where it departs from the paper. Bands are two-sided 68% t-intervals of the mean (about
+one standard error), each point with the seeds that gave a finite value there.
 """
 
 from __future__ import annotations

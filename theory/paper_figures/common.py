@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from scipy import stats
 
 from kernel.validation import choice
 from theory.figures import mean_and_band, save_atomically
@@ -28,12 +29,13 @@ DPI = 110
 FOLDER = "figures/paper"
 CLASSES = 5  # M in every figure but the learned embeddings' sweep over M
 MARKED_POINTS = 30  # curves with more points are drawn without markers
-BANDS = f"Bands: {LEVEL:.0%} t-intervals of the mean over seeds."
+BAND_LEVEL = 0.68  # the bands' level: about ±1 standard error, whatever the number of seeds
 
 SCHEMES_TOKENS, SCALING_ALPHA = 1000, 2.0
 SCALING_DIMS = (10, 20, 50, 100, 200, 1000)
 SCALING_SIZES = (10, 100, 1000, 10_000)
-FILL_TOKENS, FILL_ALPHA = 100, 0.5
+FILL_TOKENS, FILL_ALPHA = 1000, 2.0  # the paper: N = 100, α = 0.5 (see fill_phase_caption)
+FILL_DIMS, FILL_SIZES = (2, 1000), (10, 100_000)  # d and T ranges of the phase diagram
 REFERENCE = {"N": 100, "M": CLASSES, "alpha": 2.0}  # the optimisation grid's setting
 APPROXIMATION_DIM, APPROXIMATION_STEP, APPROXIMATION_BATCH, APPROXIMATION_STEPS = 10, 1.0, 1000, 100
 SCHEDULE = {"N": 10, "M": CLASSES, "alpha": 1.5}
@@ -123,14 +125,19 @@ def dim_grid(budget: Budget) -> list[int]:
     return geometric_grid(10, 1000, budget.per_octave)
 
 
-def size_grid(budget: Budget) -> list[int]:
-    """T from 10 to 10⁴ on the budget's log grid."""
-    return geometric_grid(10, 10_000, budget.per_octave)
-
-
 def first_seeds(count: int) -> list[int]:
     """Seeds ``0 … count−1``."""
     return list(range(count))
+
+
+def bands_text(seeds: int) -> str:
+    """What the bands of a figure over ``seeds`` seeds are."""
+    t = float(stats.t.ppf((1 + BAND_LEVEL) / 2, max(seeds - 1, 1)))
+    return (
+        f"Bands: {BAND_LEVEL:.0%} t-intervals of the mean over the {seeds} seeds (± {t:.2f} "
+        f"standard errors, t with {seeds - 1} degrees of freedom; the verdicts use "
+        f"{LEVEL:.0%})."
+    )
 
 
 def seed_text(count: int) -> str:
@@ -161,9 +168,10 @@ def mean_band(
     label: str,
     style: str = "-",
 ) -> np.ndarray:
-    """Plot the mean over seeds of ``values`` (``[S, K]``) with its band; returns the mean
-    ``[K]``. The band's lower edge is clipped to stay positive on log axes."""
-    mean, half = mean_and_band(values)
+    """Plot the mean over seeds of ``values`` (``[S, K]``) with its ``BAND_LEVEL`` band (each
+    point with its finite seeds); returns the mean ``[K]``. The band's lower edge is clipped to
+    stay positive on log axes."""
+    mean, half = mean_and_band(values, BAND_LEVEL)
     positive = values[values > 0]
     floor = positive.min() / 2 if positive.size else 1e-6
     axes.fill_between(

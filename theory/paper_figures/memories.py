@@ -33,9 +33,10 @@ from kernel import (
 )
 from theory.finite_memory import ThresholdAllocation
 from theory.paper_figures.common import (
-    BANDS,
     CLASSES,
     FILL_ALPHA,
+    FILL_DIMS,
+    FILL_SIZES,
     FILL_TOKENS,
     HEAT_ALPHA,
     HEAT_DIM,
@@ -48,6 +49,7 @@ from theory.paper_figures.common import (
     SCHEMES_TOKENS,
     Arrays,
     Budget,
+    bands_text,
     dim_grid,
     first_seeds,
     fit_limits,
@@ -61,10 +63,9 @@ from theory.paper_figures.common import (
     ratio_text,
     reference_line,
     seed_text,
-    size_grid,
 )
 from theory.random_embeddings import THRESHOLD_FRACTION, kept_tokens
-from theory.statistics import first_crossing
+from theory.statistics import first_crossing, geometric_grid
 
 # ---------------------------------------------------------------------------------------------
 # 1. Schemes in d (infinite data)
@@ -110,7 +111,7 @@ def schemes_in_d_caption(budget: Budget) -> str:
         f"values of d from 10 to 1000, {seed_text(budget.seeds)} (the paper: 100 seeds). "
         "Look for q = 1 staying near chance, q = p following d^(−1/4) and thresholding "
         "following d^(−1); reference lines pass through the geometric centre of their curve. "
-        + BANDS
+        + bands_text(budget.seeds)
     )
 
 
@@ -182,12 +183,20 @@ def scaling_caption(budget: Budget) -> str:
         f"T ∈ {{10, 10², 10³, 10⁴}}, {seed_text(budget.seeds)} (the paper: 100). The largest T "
         "should follow d^(−(α−1)) and the largest d should follow T^(−1+1/α); small T (or d) "
         "flattens the other curve at the data (or memory) limit. Reference lines pass through "
-        "the geometric centre of the largest T (d) curve. " + BANDS
+        "the geometric centre of the largest T (d) curve. " + bands_text(budget.seeds)
     )
 
 
 # ---------------------------------------------------------------------------------------------
 # 3. Fill phase diagram over (d, T)
+
+
+def fill_grids(budget: Budget) -> tuple[list[int], list[int]]:
+    """The phase diagram's d and T grids, on the budget's log spacing."""
+    return (
+        geometric_grid(*FILL_DIMS, budget.per_octave),
+        geometric_grid(*FILL_SIZES, budget.per_octave),
+    )
 
 
 def fill_phase_data(budget: Budget, device: str = "cpu") -> Arrays:
@@ -199,7 +208,7 @@ def fill_phase_data(budget: Budget, device: str = "cpu") -> Arrays:
     p = zipf_probabilities(FILL_TOKENS, FILL_ALPHA)
     targets = modular_targets(FILL_TOKENS, CLASSES)
     seeds = first_seeds(budget.seeds)
-    dims, sizes = dim_grid(budget), size_grid(budget)
+    dims, sizes = fill_grids(budget)
     counts = sample_counts(p, sizes, seeds)  # [S, K, N]
     errors = np.zeros((len(seeds), len(sizes), len(dims)))
     over_seen = np.zeros_like(errors)
@@ -291,16 +300,21 @@ def draw_fill_phase(data: Arrays) -> Figure:
 
 
 def fill_phase_caption(budget: Budget) -> str:
-    dims, sizes = dim_grid(budget), size_grid(budget)
+    dims, sizes = fill_grids(budget)
     return (
         f"q = 1{{x seen}}, N = {FILL_TOKENS}, M = {CLASSES}, α = {FILL_ALPHA:g}; {len(dims)} "
-        f"values of d in [10, 1000] × {len(sizes)} values of T in [10, 10⁴], "
-        f"{seed_text(budget.seeds)} (the paper: 100 seeds, a finer grid). Colour: mean error "
-        "under p (log scale, clipped at 10⁻³). Dots: the first d at which the mean error over "
-        "seen tokens, counted uniformly, falls to half of chance (law R3b's level); the dashed "
-        "line d ∝ T^(1/α) and the dotted line d ∝ E[number of seen tokens] have their constant "
-        "fitted to those dots in log scale. Look at which line the edge of the low-error "
-        "region follows."
+        f"values of d in [{FILL_DIMS[0]}, {FILL_DIMS[1]}] × {len(sizes)} values of T in "
+        f"[10, 10⁵], {seed_text(budget.seeds)}. The paper drew this diagram at α = 0.5 with "
+        "N = 100, outside the laws' α > 1: there almost every token is seen after a few hundred "
+        "samples and the edge stops at the capacity of N tokens. Here α is law R3b's default "
+        "and N ≫ T^(1/α), so the edge is R3b's phase boundary. Colour: mean error under p (log "
+        "scale, clipped at 10⁻³). Dots: the first d at which the mean error over seen tokens, "
+        "counted uniformly, falls to half of chance (R3b's level; none where it is already "
+        "below at the smallest d). The dashed line d ∝ T^(1/α) and the dotted line d ∝ "
+        "E[number of seen tokens] have their constant fitted to the dots in log scale; at "
+        "α > 1 the number of seen tokens itself grows like T^(1/α), so the two lines nearly "
+        "coincide. From T ≈ 100 on the dots follow both; below, with only a handful of tokens "
+        "seen, the boundary sits near d ≈ their number, above the lines."
     )
 
 

@@ -27,7 +27,6 @@ from theory.paper_figures.common import (
     APPROXIMATION_DIM,
     APPROXIMATION_STEP,
     APPROXIMATION_STEPS,
-    BANDS,
     BATCH_PANEL_STEP,
     CLASSES,
     DPI,
@@ -50,6 +49,7 @@ from theory.paper_figures.common import (
     SGD_BATCH,
     Arrays,
     Budget,
+    bands_text,
     first_seeds,
     fit_limits,
     legend_below,
@@ -118,7 +118,7 @@ def update_approximation_caption(budget: Budget) -> str:
         f"{APPROXIMATION_BATCH} for {APPROXIMATION_STEPS} steps from W₀ = 0 with unit-norm u, "
         f"and the memory of the q_γ weights on the same tokens and embeddings; "
         f"{seed_text(budget.seeds)} (the paper: 100). The two curves should share their trend "
-        "and order of magnitude. " + BANDS
+        "and order of magnitude. " + bands_text(budget.seeds)
     )
 
 
@@ -233,7 +233,7 @@ def optimisation_caption(budget: Budget) -> str:
         f"SGD and Adam (β₁ = β₂ = 0, dimension-scaled steps) with γ tuned per d on the same "
         f"seeds, at B = {SGD_BATCH} and B = {LARGE_BATCH}; SGD with (dashed) and without "
         "(solid) layer norm per γ. The paper: error falls as γ grows, as B shrinks, with Adam "
-        "and with layer norm. " + BANDS
+        "and with layer norm. " + bands_text(budget.training_seeds)
     )
 
 
@@ -297,7 +297,8 @@ def schedule_caption(budget: Budget) -> str:
         f"{SCHEDULE_STEPS} steps from W₀ = 0 with unit-norm u, error every "
         f"{budget.record_every} steps, {seed_text(budget.seeds)} (the paper: 100). The "
         "submitted claim, dropped from the final version: the decaying step (dashed; the same "
-        "run as the constant γ = 10 up to step 100) ends below the large constant step. " + BANDS
+        "run as the constant γ = 10 up to step 100) ends below the large constant step. "
+        + bands_text(budget.seeds)
     )
 
 
@@ -424,5 +425,5 @@ def learned_embeddings_caption(budget: Budget) -> str:
         "associations would leave; "
         f"right: seed {SCATTER_SEED}'s learned input embeddings at M = {SCATTER_CLASSES}, "
         "coloured by class, "
-        "marker area growing with p(x), arrows along W u_y. " + BANDS
+        "marker area growing with p(x), arrows along W u_y. " + bands_text(budget.training_seeds)
     )

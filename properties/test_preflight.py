@@ -1,0 +1,299 @@
+"""Every argument is checked before any simulation: a bad device, output path, law id,
+calibration file or a configuration that would not fit in memory ends the command with one line
+naming the argument and what is allowed, exit status 2, and nothing written."""
+
+from __future__ import annotations
+
+import json
+import types
+from pathlib import Path
+
+import pytest
+import torch
+
+from properties.test_simulate import SMALL, write_grid
+from theory import cost, preflight
+from theory import report as report_module
+from theory import simulate as simulate_module
+from theory.cli import main
+from theory.preflight import check_device
+
+
+@pytest.fixture
+def no_simulation(monkeypatch):
+    """Fail the test if any law or training run starts."""
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a simulation started before the arguments were checked")
+
+    monkeypatch.setattr(report_module, "run_laws", forbidden)
+    monkeypatch.setattr(simulate_module, "train", forbidden)
+    monkeypatch.setattr("theory.calibration.check", forbidden)
+
+
+def one_error_line(capsys) -> str:
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("memlaws: error: "), captured.err
+    assert "Traceback" not in captured.err and not captured.out
+    return lines[0]
+
+
+def commands(tmp_path: Path) -> dict[str, list[str]]:
+    """One call of each command that computes, with valid arguments."""
+    return {
+        "simulate": ["simulate", write_grid(tmp_path, SMALL), "--out", str(tmp_path / "r.jsonl")],
+        "report": ["report", "--law", "R1", "--out", str(tmp_path / "report")],
+        "calibrate": ["calibrate", "--law", "R1", "--out", str(tmp_path / "c.jsonl")],
+    }
+
+
+DEVICES = [
+    ("nonsense", "--device 'nonsense' is not a device; use cpu, cuda or cuda:N"),
+    ("", "--device '' is not a device"),
+    ("CPU", "--device 'CPU' is not a device"),
+    ("cuda:x", "--device 'cuda:x' is not a device"),
+    ("meta", "--device meta: memlaws runs on cpu, cuda or cuda:N, not meta"),
+    ("mps", "memlaws runs on cpu, cuda or cuda:N, not mps"),
+    ("cpu:1", "--device cpu:1: the CPU is cpu (or cpu:0)"),
+]
+
+
+@pytest.mark.parametrize("command", ["simulate", "report", "calibrate"])
+@pytest.mark.parametrize(("device", "message"), DEVICES, ids=[d or "empty" for d, _ in DEVICES])
+def test_a_bad_device_is_refused_first(tmp_path, capsys, no_simulation, command, device, message):
+    arguments = commands(tmp_path)[command]
+    assert main([*arguments, "--device", device]) == 2
+    assert message in one_error_line(capsys)
+    assert not any(tmp_path.glob("r.jsonl*")) and not (tmp_path / "report").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without CUDA")
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", "cuda:7"])
+@pytest.mark.parametrize("command", ["simulate", "report", "calibrate"])
+def test_cuda_without_cuda_is_refused(tmp_path, capsys, no_simulation, command, device):
+    assert main([*commands(tmp_path)[command], "--device", device]) == 2
+    line = one_error_line(capsys)
+    assert f"--device {device}: " in line and "use --device cpu" in line
+
+
+@pytest.fixture
+def one_gpu(monkeypatch):
+    """A machine with one CUDA device, cuda:0, with 1 GB free."""
+    fake = types.SimpleNamespace(
+        is_available=lambda: True,
+        device_count=lambda: 1,
+        current_device=lambda: 0,
+        get_device_name=lambda index: "Fake GPU",
+        mem_get_info=lambda device=None: (10**9, 2 * 10**9),
+    )
+    monkeypatch.setattr(preflight.torch.backends.cuda, "is_built", lambda: True)
+    for name, value in vars(fake).items():
+        monkeypatch.setattr(torch.cuda, name, value)
+
+
+def test_a_missing_cuda_device_is_named_with_those_present(one_gpu):
+    assert check_device("cuda") == "cuda:0" and check_device("cuda:0") == "cuda:0"
+    with pytest.raises(ValueError, match=r"--device cuda:7: no such device; .* 1 CUDA device"):
+        check_device("cuda:7")
+    assert preflight.available_memory("cuda:0") == 10**9
+
+
+def test_the_device_used_is_recorded(one_gpu):
+    from theory.provenance import device_description
+
+    assert device_description("cuda:0") == "cuda:0 (Fake GPU)"
+    assert device_description("cpu").startswith("cpu (")
+
+
+def test_a_group_too_large_for_the_gpu_is_refused(tmp_path, capsys, one_gpu, no_simulation):
+    grid = write_grid(tmp_path, {"d": 20_000, "seed": [0, 1]})
+    assert main(["simulate", grid, "--device", "cuda:0"]) == 2
+    line = one_error_line(capsys)
+    assert "GB of memory (estimate), but 1 GB is available on cuda:0" in line
+
+
+BAD_OUTPUTS = [
+    ("simulate", "folder", "--out {} is a folder; give a file path"),
+    ("simulate", "under a file", "is a file, not a folder"),
+    ("simulate", "unwritable", "cannot write in"),
+    ("calibrate", "folder", "--out {} is a folder; give a file path"),
+    ("calibrate", "under a file", "is a file, not a folder"),
+    ("report", "file", "--out {} is a file; give a folder for the report"),
+    ("report", "under a file", "is a file, not a folder"),
+    ("report", "unwritable", "cannot write in"),
+    ("report", "foreign folder", "holds files that are not part of a report (notes.txt)"),
+    ("report", "working folder", "is the working folder or one above it"),
+]
+
+
+def bad_output(tmp_path: Path, kind: str) -> Path:
+    (tmp_path / "a_file").write_text("x")
+    (tmp_path / "a_folder").mkdir()
+    (tmp_path / "a_folder" / "notes.txt").write_text("mine")
+    return {
+        "folder": tmp_path / "a_folder",
+        "file": tmp_path / "a_file",
+        "under a file": tmp_path / "a_file" / "out",
+        "unwritable": Path("/proc/no/such/place"),  # refused even to root
+        "foreign folder": tmp_path / "a_folder",
+        "working folder": Path.cwd(),
+    }[kind]
+
+
+@pytest.mark.parametrize(("command", "kind", "message"), BAD_OUTPUTS)
+def test_a_bad_output_path_is_refused_first(
+    tmp_path, capsys, no_simulation, command, kind, message
+):
+    out = bad_output(tmp_path, kind)
+    arguments = [a for a in commands(tmp_path)[command] if a != "--out"][:-1]
+    assert main([*arguments, "--out", str(out)]) == 2
+    assert message.format(out) in one_error_line(capsys)
+    assert (tmp_path / "a_folder" / "notes.txt").read_text() == "mine"
+
+
+def test_calibrate_store_must_be_a_calibration_file(tmp_path, capsys, no_simulation):
+    arguments = commands(tmp_path)["calibrate"]
+    assert main([*arguments, "--store", str(tmp_path)]) == 2
+    assert "--store" in one_error_line(capsys)
+    (tmp_path / "runs.json").write_text("[]")
+    assert main([*arguments, "--store", str(tmp_path / "runs.json")]) == 2
+    assert "must hold a JSON object keyed by law id" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize("command", ["report", "calibrate"])
+def test_an_unknown_law_is_refused_with_the_valid_ids(tmp_path, capsys, no_simulation, command):
+    arguments = [*commands(tmp_path)[command], "--law", "NOPE"]
+    assert main(arguments) == 2
+    line = one_error_line(capsys)
+    assert "--law 'NOPE' is not a registered law; the laws are R1, R2a" in line
+    assert not (tmp_path / "c.jsonl").exists() and not (tmp_path / "report").exists()
+
+
+CALIBRATIONS = [
+    ("missing", None, "no such file"),
+    ("folder", None, "is a folder; give a file"),
+    ("broken", "{", "is not valid JSON"),
+    ("a list", "[]", "must hold a JSON object keyed by law id"),
+    ("incomplete", '{"R1": {"power": 1}}', "is not a calibration file: its entry 'R1' lacks"),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "message"), CALIBRATIONS, ids=[k for k, *_ in CALIBRATIONS]
+)
+def test_a_bad_calibration_file_is_refused(tmp_path, capsys, no_simulation, kind, text, message):
+    path = tmp_path / "calibration.json"
+    if kind == "folder":
+        path.mkdir()
+    elif text is not None:
+        path.write_text(text)
+    assert main([*commands(tmp_path)["report"], "--calibration", str(path)]) == 2
+    assert f"--calibration {path}" in (line := one_error_line(capsys)) and message in line
+
+
+def test_a_grid_too_large_for_memory_is_refused_with_its_estimate(tmp_path, capsys, no_simulation):
+    out = tmp_path / "runs.jsonl"
+    grid = write_grid(tmp_path, {"d": [100, 1_000_000], "seed": [0, 1]})
+    assert main(["simulate", grid, "--out", str(out)]) == 2
+    line = one_error_line(capsys)
+    assert "the group model=matrix optimizer=SGD N=100 M=5 d=1000000" in line
+    assert "TB of memory (estimate), but" in line and "reduce d, N or ntrain" in line
+    assert not out.exists()
+
+
+def test_a_report_that_would_not_fit_is_refused(tmp_path, capsys, no_simulation, monkeypatch):
+    monkeypatch.setattr(preflight, "available_memory", lambda device: 10**6)
+    assert main(commands(tmp_path)["report"]) == 2
+    line = one_error_line(capsys)
+    assert "the report at profile quick needs about" in line and "1 MB is available on cpu" in line
+
+
+def test_dry_run_prints_runs_groups_time_and_memory(tmp_path, capsys, no_simulation):
+    out = tmp_path / "runs.jsonl"
+    grid = write_grid(tmp_path, SMALL | {"lr": [0.1, 1.0]})
+    assert main(["simulate", grid, "--out", str(out), "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert "8 runs in 2 groups" in printed and "8 runs in 2 groups to train" in printed
+    assert "estimated time: about" in printed and "rough" in printed
+    assert "estimated peak memory:" in printed and "available on cpu" in printed
+    assert not out.exists()
+
+
+REFERENCE_SETUP = {
+    "model": "matrix",
+    "optimizer": "adam",
+    "n_tokens": 100,
+    "n_classes": 5,
+    "dim": 100,
+    "alpha": 2.0,
+    "n_samples": 1024,
+    "batch_size": 16,
+}
+
+
+def test_the_memory_estimate_grows_with_each_dimension():
+    from kernel.training import TrainingSetup
+
+    def need(**change) -> int:
+        fields = REFERENCE_SETUP | change
+        return cost.group_memory(TrainingSetup(**fields), 2, 2)
+
+    base = need()
+    assert need(dim=1000) > base and need(n_tokens=10_000) > base
+    assert need(n_samples=102_400) > base and need(model="learnable") > base
+    # d = 10⁵: W is 40 GB in float32, kept for 2 seeds and 4 replicas
+    assert need(dim=100_000) > 6 * 4 * 10**10
+
+
+def test_version_help_and_exit_codes(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"memlaws {preflight_version()}"
+    for command in ("report", "calibrate", "simulate", "laws"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = capsys.readouterr().out
+        assert "(default: off)" in text or command == "laws" or "default" in text
+        if command != "laws":
+            assert "2    usage error" in text and "--device DEVICE" in text
+            assert "(default: cpu)" in text
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    text = capsys.readouterr().out
+    for field, default in [("model", '"matrix"'), ("optimizer", '"SGD"'), ("ntrain", "10240")]:
+        assert any(line.split()[:1] == [field] and default in line for line in text.splitlines())
+
+
+def preflight_version() -> str:
+    from theory.provenance import version
+
+    return version()
+
+
+def test_json_lines_of_calibrate_name_a_bad_line(tmp_path, capsys, no_simulation):
+    out = tmp_path / "c.jsonl"
+    out.write_text(json.dumps({"spec": "R1"}) + "\n")
+    assert main(["calibrate", "--law", "R1", "--out", str(out)]) == 2
+    assert f"{out} line 1 is not a calibration check: it has no field 'repeat'" in (
+        one_error_line(capsys)
+    )
+
+
+def test_a_dry_run_prints_the_plan_before_refusing_what_would_not_fit(tmp_path, capsys):
+    grid = write_grid(tmp_path, {"d": 100_000})
+    assert main(["simulate", grid, "--dry-run"]) == 2
+    captured = capsys.readouterr()
+    assert "1 run in 1 group" in captured.out and "estimated time: about" in captured.out
+    assert "GB of memory (estimate)" in captured.err
+
+
+def test_a_broken_counterexample_file_is_named_before_the_laws_run(
+    tmp_path, capsys, monkeypatch, no_simulation
+):
+    found = tmp_path / "found.jsonl"
+    found.write_text('{"spec": "R1"}\nnot json\n')
+    monkeypatch.setenv("MEMLAWS_COUNTEREXAMPLES", str(found))
+    assert main(commands(tmp_path)["report"]) == 2
+    assert f"{found} line 2 is not a recorded counterexample" in one_error_line(capsys)

@@ -1,0 +1,257 @@
+"""What a batched ``kernel.training.train`` call costs before it runs: its peak memory, from the
+tensor shapes of ``kernel/training.py``, and a rough time, from a per-step cost model fitted on
+a 2-core CPU.
+
+A group of ``R = S·L`` replicas (``S`` seeds × ``L`` step sizes) holds, in float32 unless said:
+
+- the per-seed draws kept by ``train`` (``E`` ``[S, N, d]``, ``W₀`` ``[S, d, d]``, ``U``
+  ``[S, d, M]``) and the replicas' parameters (the same with ``R``); while ``W₀`` is drawn, the
+  generator's 64-row blocks, their stack and its scaled copy (about ``3·S·d²``);
+- the tokens, int64: the sample ``[R, T]``, each step's rows and targets (``2·R·T``); with
+  ``B > N`` the folded per-token counts and weights ``[T/B, R, N]`` (twice);
+- Adam's work tensors: a block of ``∇W`` and its denominator (a cache-sized block on the CPU,
+  ``[R, d, d]`` on a GPU), and for learned embeddings a dense ``∇E`` ``[R, N, d]`` and its
+  denominator;
+- a step's temporaries: ``[R, K, d]`` rows (``K = min(B, N)``), several with layer norm;
+- the final readout (scores ``[R, N, M]``, argmax and float64 weights ``[R, N]``) and the
+  finiteness check: a bool per parameter entry, and for the low-rank SGD path the dense ``W``
+  rebuilt twice (``[R, d, d]``).
+
+The estimate excludes the interpreter and its libraries (``BASELINE_BYTES``, measured).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kernel.training import CHUNK_ELEMENTS, TrainingSetup
+
+FLOAT, INDEX, FLOAT64 = 4, 8, 8  # bytes per float32, int64 and float64 entry
+DRAW_ROWS = {"E": 1024, "W": 64}  # kernel.streams.ROW_BLOCKS of the inputs and of W₀
+DRAW_COLUMNS = 64  # kernel.streams.COLUMN_BLOCK
+DRAW_CACHE = 256 * 1024 * 64 * FLOAT  # kernel.streams caches 256 blocks of normal draws
+BASELINE_BYTES = 250 * 2**20  # RSS of a memlaws process with torch loaded (measured)
+
+# The time model: seconds per step (Python and dispatch), per multiply-add, per element pass,
+# per normal draw and per seeded generator (``time_features``). The last two were timed alone;
+# the first three fitted by least squares on 40 groups of the paper's grid (3 seeds × 4 step
+# sizes, every model and optimizer, with and without layer norm, d from 10 to 1000, B from 16 to
+# 1024), on the 2-core CPU of the CI machine with one torch thread: the estimate fell within
+# 0.3× to 1.7× of the best of two measured times. Large groups also pay for touching their
+# memory the first time (page faults, copies): ``TOUCH_SECONDS`` per byte of the estimated peak,
+# set from groups of 0.3 to 2 GB. Another machine, another torch or a GPU differs: the estimate
+# is rough.
+TIME_MODEL = (6.6e-5, 3.6e-11, 2.3e-10, 8.0e-9, 1.2e-5)
+TOUCH_SECONDS = 0.5e-9
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """The sizes a setup trains on: ``R`` replicas of ``S`` seeds, ``K`` rows per step."""
+
+    seeds: int
+    replicas: int
+    tokens: int
+    classes: int
+    dim: int
+    samples: int
+    rows: int
+    steps: int
+
+    @classmethod
+    def of(cls, setup: TrainingSetup, seeds: int, lrs: int) -> Shapes:
+        return cls(
+            seeds=seeds,
+            replicas=seeds * lrs,
+            tokens=setup.n_tokens,
+            classes=setup.n_classes,
+            dim=setup.dim,
+            samples=setup.n_samples,
+            rows=min(setup.batch_size, setup.n_tokens),
+            steps=setup.niter,
+        )
+
+
+def _rounded(value: int, block: int) -> int:
+    return -(-value // block) * block
+
+
+def _parameter_entries(setup: TrainingSetup, shapes: Shapes) -> int:
+    """Entries of ``E``, ``W`` (unless exponential) and ``U`` for one replica."""
+    n, d, m = shapes.tokens, shapes.dim, shapes.classes
+    return n * d + (0 if setup.model == "exponential" else d * d) + d * m
+
+
+def _drawing(setup: TrainingSetup, shapes: Shapes) -> int:
+    """Peak bytes of the transients while the per-seed embeddings and ``W₀`` are drawn: each
+    seed's generator blocks (rows and columns rounded up), their stack and its scaled copy."""
+    s, n, d = shapes.seeds, shapes.tokens, shapes.dim
+    columns = _rounded(d, DRAW_COLUMNS)
+    inputs = s * _rounded(n, DRAW_ROWS["E"]) * columns + 2 * s * n * d
+    weights = 0
+    if setup.model != "exponential":
+        weights = s * n * d + s * _rounded(d, DRAW_ROWS["W"]) * columns + 2 * s * d * d
+    return FLOAT * max(inputs, weights)
+
+
+def _draw_cache(setup: TrainingSetup, shapes: Shapes) -> int:
+    """Bytes of the normal blocks ``kernel.streams`` keeps cached (at most ``DRAW_CACHE``)."""
+    columns = _rounded(shapes.dim, DRAW_COLUMNS)
+    drawn = _rounded(shapes.tokens, DRAW_ROWS["E"]) * columns
+    if setup.model != "exponential":
+        drawn += _rounded(shapes.dim, DRAW_ROWS["W"]) * columns
+    return min(DRAW_CACHE, FLOAT * shapes.seeds * drawn)
+
+
+def _tokens(setup: TrainingSetup, shapes: Shapes) -> int:
+    """Bytes of the sample and of each step's rows, targets or folded counts."""
+    r, t = shapes.replicas, shapes.samples
+    if setup.batch_size > setup.n_tokens:
+        return INDEX * r * t + 2 * FLOAT * shapes.steps * r * shapes.tokens
+    return 3 * INDEX * r * t
+
+
+def _optimizer(setup: TrainingSetup, shapes: Shapes, device: str) -> int:
+    """Adam's work tensors (SGD keeps none)."""
+    if setup.optimizer != "adam":
+        return 0
+    r, n, d, m = shapes.replicas, shapes.tokens, shapes.dim, shapes.classes
+    entries = 2 * r * d * m  # ∇U and its denominator
+    if setup.model != "exponential":
+        block = r * d * d if device != "cpu" else min(r * d * d, max(CHUNK_ELEMENTS, r * d))
+        entries += 2 * block
+    if setup.model != "matrix":
+        entries += 2 * r * n * d  # the dense ∇E and its denominator
+    return FLOAT * entries
+
+
+def _step(setup: TrainingSetup, shapes: Shapes) -> int:
+    """A step's temporaries."""
+    r, k, d, m = shapes.replicas, shapes.rows, shapes.dim, shapes.classes
+    rows = (8 if setup.layernorm else 3) * r * k * d
+    return FLOAT * (rows + 4 * r * d * m + 3 * r * k * m)
+
+
+def _finish(setup: TrainingSetup, shapes: Shapes) -> int:
+    """The readout, then the finiteness check: ``isfinite`` of a parameter makes its absolute
+    value and two masks, and keeps one bool per entry; the low-rank SGD path first rebuilds the
+    dense ``W`` (twice ``[R, d, d]``)."""
+    r, n, d, m = shapes.replicas, shapes.tokens, shapes.dim, shapes.classes
+    readout = r * n * (FLOAT * m + INDEX + 1 + 2 * FLOAT64) + FLOAT * r * d * m
+    largest = max(n * d, 0 if setup.model == "exponential" else d * d)
+    check = r * (FLOAT + 2) * largest + r * _parameter_entries(setup, shapes)
+    low_rank = setup.model == "matrix" and setup.optimizer == "sgd" and not setup.layernorm
+    if low_rank:  # W₀·c and the rebuilt W, then the check beside the rebuilt W
+        check = max(2 * FLOAT * r * d * d, FLOAT * r * d * d + check)
+    return max(readout, check)
+
+
+def group_memory(setup: TrainingSetup, seeds: int, lrs: int, device: str = "cpu") -> int:
+    """Estimated peak bytes of ``train(setup, seeds, lrs)`` beyond the process baseline: the
+    larger of the drawing phase and the training phase (kept draws, parameters, tokens, Adam's
+    buffers, and the larger of a step's temporaries and the final readout)."""
+    shapes = Shapes.of(setup, seeds, lrs)
+    kept = FLOAT * (shapes.seeds + shapes.replicas) * _parameter_entries(setup, shapes)
+    training = (
+        kept
+        + _tokens(setup, shapes)
+        + _optimizer(setup, shapes, device)
+        + max(_step(setup, shapes), _finish(setup, shapes))
+    )
+    return _draw_cache(setup, shapes) + max(_drawing(setup, shapes), training)
+
+
+def _blocks(value: int, block: int) -> int:
+    return -(-value // block)
+
+
+def _step_work(setup: TrainingSetup, shapes: Shapes) -> tuple[float, float]:
+    """Multiply-adds and element passes of one step, per replica, following the products of
+    ``kernel/training.py``'s low-rank, dense and exponential paths."""
+    n, k, d, m = shapes.tokens, shapes.rows, shapes.dim, shapes.classes
+    learned = setup.model == "learnable"
+    adam = setup.optimizer == "adam"
+    if setup.model == "exponential":
+        macs, elements = 3 * k * d * m, 6 * k * d + (6 * n * d + 5 * d * m if adam else 0)
+    elif setup.model == "matrix" and not adam and not setup.layernorm:
+        macs, elements = 2 * k * d * m + d * m * m, 4 * k * m
+    elif setup.layernorm:
+        macs, elements = (2 + learned) * k * d * d + 3 * k * d * m, 10 * k * d
+    else:
+        macs, elements = (2 + learned) * (d * d * m + k * d * m), 4 * k * m
+    if adam and setup.model != "exponential":
+        elements += 5 * d * d + (6 * n * d if learned else 0)
+    return float(macs), float(elements)
+
+
+def _drawing_work(setup: TrainingSetup, shapes: Shapes) -> tuple[float, float]:
+    """Normal draws and generators (one per block of ``kernel.streams``) of a group's seeds."""
+    n, d = shapes.tokens, shapes.dim
+    column_blocks = _blocks(d, DRAW_COLUMNS)
+    draws = _rounded(n, DRAW_ROWS["E"]) * column_blocks * DRAW_COLUMNS
+    generators = _blocks(n, DRAW_ROWS["E"]) * column_blocks + _blocks(shapes.samples, 65536)
+    if setup.model != "exponential":
+        draws += _rounded(d, DRAW_ROWS["W"]) * column_blocks * DRAW_COLUMNS
+        generators += _blocks(d, DRAW_ROWS["W"]) * column_blocks
+    return float(shapes.seeds * draws), float(shapes.seeds * generators)
+
+
+def time_features(setup: TrainingSetup, seeds: int, lrs: int) -> tuple[float, ...]:
+    """What the time model weighs: steps, multiply-adds, element passes, normal draws and
+    generators of ``train(setup, seeds, lrs)``, the final readout included."""
+    shapes = Shapes.of(setup, seeds, lrs)
+    r, n, d, m = shapes.replicas, shapes.tokens, shapes.dim, shapes.classes
+    macs, elements = _step_work(setup, shapes)
+    readout = r * (n * d * m + (0 if setup.model == "exponential" else d * d * m))
+    checked = 4 * r * _parameter_entries(setup, shapes)
+    draws, generators = _drawing_work(setup, shapes)
+    return (
+        float(shapes.steps),
+        shapes.steps * r * macs + readout,
+        shapes.steps * r * elements + checked,
+        draws,
+        generators,
+    )
+
+
+def group_seconds(setup: TrainingSetup, seeds: int, lrs: int) -> float:
+    """A rough time of ``train(setup, seeds, lrs)`` on one CPU process (``TIME_MODEL``)."""
+    features = time_features(setup, seeds, lrs)
+    modelled = sum(cost * amount for cost, amount in zip(TIME_MODEL, features, strict=True))
+    return modelled + TOUCH_SECONDS * group_memory(setup, seeds, lrs)
+
+
+def readable_bytes(count: float) -> str:
+    """``count`` bytes as ``512 MB`` or ``3.2 GB`` (decimal units)."""
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if count >= size:
+            return f"{count / size:.3g} {unit}"
+    return f"{max(count, 0) / 1e3:.3g} kB"
+
+
+def readable_seconds(seconds: float) -> str:
+    """``seconds`` as ``40 s``, ``12 min`` or ``3.5 h``."""
+    if seconds < 90:
+        return f"{max(seconds, 0.1):.2g} s" if seconds < 10 else f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.2g} h" if seconds < 36000 else f"{seconds / 3600:.0f} h"
+
+
+# The report's peak resident memory (every law and the paper's figures), measured with
+# /usr/bin/time on the CI machine (torch 2.13, CPU): 832 MiB at quick (16 seeds), 1345 MiB at
+# standard (32 seeds). ``ci`` draws less than ``quick``; ``thorough`` (64 seeds) was not measured
+# and is extrapolated linearly in the seeds: an estimate.
+REPORT_PEAK_BYTES = {
+    "ci": 832 * 2**20,
+    "quick": 832 * 2**20,
+    "standard": 1345 * 2**20,
+    "thorough": 2370 * 2**20,
+}
+
+
+def report_memory(profile: str) -> int:
+    """Estimated bytes a ``memlaws report`` (or a calibration) at ``profile`` needs beyond the
+    interpreter: its measured peak less ``BASELINE_BYTES``. A subset of the laws is counted as
+    the whole report, an upper bound."""
+    return max(REPORT_PEAK_BYTES[profile] - BASELINE_BYTES, 0)
