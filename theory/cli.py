@@ -284,8 +284,9 @@ def _add_calibrate(commands: argparse._SubParsersAction) -> None:
         "calibrate",
         help="false-alarm rate and power per law",
         description=_wrapped(
-            "Rerun each law's check on independent seed sets and count false alarms "
-            "and rival rejections; every check is appended to --out at once (resumable)."
+            "Rerun each law's check, as the report runs it, on independent seed sets and count "
+            "false alarms, rival rejections and near-alternative rejections; every check is "
+            "appended to --out at once (resumable)."
         ),
         epilog=EXIT_CODES,
         formatter_class=_HelpFormatter,

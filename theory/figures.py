@@ -200,7 +200,7 @@ def _verdict_panel(axes: Axes, verdict: Verdict, measurement: Measurement) -> No
     if np.isfinite(verdict.measured):
         low, high = verdict.ci_low, verdict.ci_high
         error = [[verdict.measured - low], [high - verdict.measured]]
-        label = f"mean, {verdict.level:.0%} interval"
+        label = f"mean, {verdict.level:.1%} interval"
         axes.errorbar(
             [0.3],
             [verdict.measured],
@@ -235,17 +235,18 @@ def _point_and_rival(axes: Axes, verdict: Verdict) -> None:
 
 
 def _sides(axes: Axes, verdict: Verdict, shown: np.ndarray) -> None:
-    """An ordering: the predicted side of its threshold shaded green, the rival's red."""
-    threshold = verdict.predicted
+    """An ordering: the claim's side of its minimum effect shaded green, the rival's side of its
+    own bound (no effect or the reverse order) red; between them, neither."""
+    threshold, bound = verdict.predicted, verdict.rival
     axes.axhline(threshold, color="k", lw=0.8)
-    values = np.array([verdict.ci_low, verdict.ci_high, *shown], dtype=float)
+    values = np.array([verdict.ci_low, verdict.ci_high, bound, *shown], dtype=float)
     values = values[np.isfinite(values)]
     reach = float(np.abs(values - threshold).max()) if values.size else 0.0
     reach = reach or 1.0
     bottom, top = threshold - 1.3 * reach, threshold + 1.3 * reach
     above = verdict.prediction.startswith(">")
     claim = (threshold, top) if above else (bottom, threshold)
-    rival = (bottom, threshold) if above else (threshold, top)
+    rival = (bottom, bound) if above else (bound, top)
     label = f"predicted: {verdict.prediction}"
     axes.axhspan(*claim, color=PREDICTED_COLOUR, alpha=0.12, lw=0, label=label)
     label = _text(f"rival: {verdict.rival_name}")
