@@ -22,6 +22,14 @@ from theory.registry import all_laws, get_law
 LAWS = all_laws()
 STORED = load_calibration()
 PENDING = {  # laws whose stored calibration is not yet fresh and sound: debt, named with why
+    "R2c": "near power 0%: the flat law's tolerance 0.1 (Theorem 1 fixes no constant) exceeds "
+    "its resolution goal 0.05",
+    "R3a": "near power 0%: resolution about 0.07 at 32 seeds of 8 draws, goal 0.0625",
+    "R3b": "near power 0%: the boundary's log-factor tolerance 0.16 exceeds the goal 0.125",
+    "R3c": "near power 0%: the boundary's log-factor tolerance 0.20 exceeds the goal 0.125",
+    "R4a": "not yet recalibrated on the new verdict rule (about 20 CPU-minutes)",
+    "R4b": "not yet recalibrated on the new verdict rule (about 30 CPU-minutes)",
+    "C1": "not yet recalibrated on the new verdict rule (about 25 CPU-minutes)",
 }
 
 
@@ -111,8 +119,12 @@ def test_family_wise_false_alarms_count_repeats_with_any_alarm():
         "R1": {"repeats": 100, "false_alarm_rate": 0.01, "false_alarm_repeats": [3]},
         "R2a": {"repeats": 100, "false_alarm_rate": 0.02, "false_alarm_repeats": [3, 40]},
     }
+    for law in laws:
+        stored[law.spec]["fingerprint"] = law_fingerprint(law)
     family = family_false_alarms(stored, laws)
     assert family["rate"] == 0.02 and family["bound"] == pytest.approx(0.03)
+    stored["R2a"]["fingerprint"] = "stale"
+    assert family_false_alarms(stored, laws)["laws"] == 1
 
 
 def test_exact_rate_intervals():

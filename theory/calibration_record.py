@@ -118,9 +118,16 @@ def family_false_alarms(
     stored: Mapping[str, Mapping[str, Any]], laws: Sequence[Law]
 ) -> dict[str, Any]:
     """The family-wise false-alarm rate of the report's in-region checks, measured: over the
-    calibration repeats every law shares, the fraction in which at least one law that takes a
-    side was declared failing; with its exact interval and the union bound of the laws' rates."""
-    judged = [stored[law.spec] for law in laws if not law.open_claim and law.spec in stored]
+    calibration repeats every freshly calibrated law shares, the fraction in which at least one
+    law that takes a side was declared failing; with its exact interval and the union bound of
+    the laws' rates."""
+    judged = [  # fresh calibrations of laws that take a side
+        stored[law.spec]
+        for law in laws
+        if not law.open_claim
+        and law.spec in stored
+        and stored[law.spec].get("fingerprint") == law_fingerprint(law)
+    ]
     if not judged:
         return {"repeats": 0, "rate": math.nan, "interval": [math.nan, math.nan], "bound": math.nan}
     repeats = min(summary["repeats"] for summary in judged)
