@@ -31,8 +31,11 @@ step size); for SGD this is the same as an L2 penalty ``λ‖p‖²/2``.
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -276,35 +279,105 @@ def train(
     tokens = torch.stack([sample_tokens(probabilities, setup.n_samples, s) for s in seed_values])
     tokens = tokens.to(device).repeat_interleave(n_lrs, dim=0)
     lr = torch.tensor(lr_values, dtype=dtype, device=device).repeat(n_seeds)
-    optimizer = _Optimizer(setup, lr)
-    model = _build(setup, params, optimizer)
-    batches = _Batches(setup, tokens, labels, dtype)
-
-    def error() -> torch.Tensor:
-        return population_error(readout(model.scores()), labels, probabilities)
-
     steps = recorded_steps(setup.niter, record_every)
-    recorded = set(steps)
-    curve = [error()] if steps else []
-    for t in range(setup.niter):
-        model.step(*batches.rows(t), setup.schedule_factor(t))
-        if (t + 1) in recorded:
-            curve.append(error())
-    final = curve[-1] if steps else error()
-    finite = [value.isfinite().flatten(1).all(1) for value in model.parameters().values()]
+    block_rows = _block_rows(setup, len(lr), device)
+    shards = _shards(len(lr), device)
+
+    def run(shard: slice) -> _Replicas:
+        part = {name: value[shard] for name, value in params.items()}
+        return _Replicas(
+            setup, part, tokens[shard], lr[shard], labels, probabilities, steps, block_rows
+        )
+
+    if len(shards) == 1:
+        outcomes = [run(shards[0])]
+    else:
+        with _intra_op_threads(1), ThreadPoolExecutor(len(shards)) as pool:
+            outcomes = list(pool.map(run, shards))
+    curves = torch.cat([outcome.curve for outcome in outcomes])  # [R, len(steps) or 1]
+    finite = torch.cat([outcome.finite for outcome in outcomes])
+    final = {}
+    if return_params:
+        for name in outcomes[0].params:
+            value = torch.cat([outcome.params[name] for outcome in outcomes]).cpu()
+            final[name] = value.reshape(n_seeds, n_lrs, *value.shape[1:])
     return TrainingResult(
-        errors=final.view(n_seeds, n_lrs),
+        errors=curves[:, -1].reshape(n_seeds, n_lrs),
         niter=setup.niter,
-        diverged=~torch.stack(finite).all(0).cpu().view(n_seeds, n_lrs),
+        diverged=~finite.view(n_seeds, n_lrs),
         steps=steps,
-        curves=torch.stack(curve, dim=-1).view(n_seeds, n_lrs, -1) if steps else None,
-        params={
-            name: value.cpu().reshape(n_seeds, n_lrs, *value.shape[1:])
-            for name, value in model.parameters().items()
-        }
-        if return_params
-        else {},
+        curves=curves.reshape(n_seeds, n_lrs, -1) if steps else None,
+        params=final,
     )
+
+
+SHARD_THREADS = 2  # CPU threads that train disjoint sets of replicas at once
+
+
+def _shards(n_replicas: int, device: str | torch.device) -> list[slice]:
+    """Contiguous sets of replicas trained side by side, one per CPU thread torch may use (at
+    most ``SHARD_THREADS``); one set on other devices. Replicas never interact, and every product
+    gives each replica the same numbers whatever the batch, so this changes no number."""
+    count = 1 if torch.device(device).type != "cpu" else min(torch.get_num_threads(), n_replicas)
+    count = min(count, SHARD_THREADS)
+    bounds = [n_replicas * k // count for k in range(count + 1)]
+    return [slice(a, b) for a, b in itertools.pairwise(bounds)]
+
+
+@contextmanager
+def _intra_op_threads(count: int) -> Iterator[None]:
+    """Run with ``count`` intra-op threads, then restore torch's setting: shards run one thread
+    each (a parallel op waits for both cores at every call, which a busy machine makes slow)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _block_rows(setup: TrainingSetup, n_replicas: int, device: str | torch.device) -> int:
+    """Rows of ``W`` per block of a blocked Adam step (``CHUNK_ELEMENTS`` over all ``R`` replicas
+    of the call, whichever shard runs them: the block sets the products' rounding); all rows off
+    the CPU, where blocks help no cache."""
+    if torch.device(device).type != "cpu":
+        return setup.dim
+    return max(1, CHUNK_ELEMENTS // (n_replicas * setup.dim))
+
+
+class _Replicas:
+    """Train one set of replicas: ``curve`` holds their errors at the recorded steps, float64
+    ``[R, len(steps)]`` (the final error alone, ``[R, 1]``, without recorded steps); ``params``
+    their final parameters; ``finite`` (bool ``[R]``, CPU) whether all of a replica's are."""
+
+    def __init__(
+        self,
+        setup: TrainingSetup,
+        params: dict[str, torch.Tensor],
+        tokens: torch.Tensor,
+        lr: torch.Tensor,
+        labels: torch.Tensor,
+        probabilities: torch.Tensor,
+        steps: list[int],
+        block_rows: int,
+    ) -> None:
+        params = {name: value.contiguous() for name, value in params.items()}
+        model = _build(setup, params, _Optimizer(setup, lr, block_rows))
+        batches = _Batches(setup, tokens, labels, params["E"].dtype)
+
+        def error() -> torch.Tensor:
+            return population_error(readout(model.scores()), labels, probabilities)
+
+        recorded = set(steps)
+        curve = [error()] if steps else []
+        for t in range(setup.niter):
+            model.step(*batches.rows(t), setup.schedule_factor(t))
+            if (t + 1) in recorded:
+                curve.append(error())
+        self.curve = torch.stack(curve if steps else [error()], dim=-1)
+        self.params = model.parameters()
+        finite = [value.isfinite().flatten(1).all(1) for value in self.params.values()]
+        self.finite = torch.stack(finite).all(0).cpu()
 
 
 class _Batches:
@@ -341,8 +414,8 @@ class _Optimizer:
     """SGD or Adam on parameters with a leading replica axis ``[R, ·, ·]`` and per-replica step
     sizes ``lr`` ``[R]``. Adam's work tensors are kept between steps (no allocation per step)."""
 
-    def __init__(self, setup: TrainingSetup, lr: torch.Tensor) -> None:
-        self.setup, self.lr = setup, lr
+    def __init__(self, setup: TrainingSetup, lr: torch.Tensor, block_rows: int) -> None:
+        self.setup, self.lr, self.block_rows = setup, lr, block_rows
         self.steps: dict[tuple[str, float], torch.Tensor] = {}
         self.buffers: dict[tuple[object, ...], torch.Tensor] = {}
         self.count = 0
@@ -391,8 +464,7 @@ class _Optimizer:
             param.addcmul_(self._adam_direction(name, param, grad, slice(None)), step, value=-1)
             return
         left, right = grad
-        rows = max(1, CHUNK_ELEMENTS // (param.shape[0] * param.shape[2]))
-        rows = param.shape[1] if param.device.type != "cpu" else rows  # blocks help caches only
+        rows = self.block_rows
         for start in range(0, param.shape[1], rows):
             block = slice(start, start + rows)
             part = param[:, block]
