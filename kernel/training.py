@@ -273,27 +273,9 @@ def train(
     flag("return_params", return_params)
     labels = training_targets(setup, targets).to(device)
     n_seeds, n_lrs = len(seed_values), len(lr_values)
-    probabilities = zipf_probabilities(setup.n_tokens, setup.alpha)
-    initial = initial_parameters(setup, seed_values, dtype=dtype, device=device)
-    params = {name: value.repeat_interleave(n_lrs, dim=0) for name, value in initial.items()}
-    tokens = torch.stack([sample_tokens(probabilities, setup.n_samples, s) for s in seed_values])
-    tokens = tokens.to(device).repeat_interleave(n_lrs, dim=0)
-    lr = torch.tensor(lr_values, dtype=dtype, device=device).repeat(n_seeds)
-    steps = recorded_steps(setup.niter, record_every)
-    block_rows = _block_rows(setup, len(lr), device)
-    shards = _shards(len(lr), device)
-
-    def run(shard: slice) -> _Replicas:
-        part = {name: value[shard] for name, value in params.items()}
-        return _Replicas(
-            setup, part, tokens[shard], lr[shard], labels, probabilities, steps, block_rows
-        )
-
-    if len(shards) == 1:
-        outcomes = [run(shards[0])]
-    else:
-        with _intra_op_threads(1), ThreadPoolExecutor(len(shards)) as pool:
-            outcomes = list(pool.map(run, shards))
+    shards = _shards(n_seeds * n_lrs, device)
+    with _intra_op_threads(1 if len(shards) > 1 else torch.get_num_threads()):
+        outcomes = _train_shards(setup, seed_values, lr_values, labels, shards, dtype, record_every)
     curves = torch.cat([outcome.curve for outcome in outcomes])  # [R, len(steps) or 1]
     finite = torch.cat([outcome.finite for outcome in outcomes])
     final = {}
@@ -305,10 +287,43 @@ def train(
         errors=curves[:, -1].reshape(n_seeds, n_lrs),
         niter=setup.niter,
         diverged=~finite.view(n_seeds, n_lrs),
-        steps=steps,
-        curves=curves.reshape(n_seeds, n_lrs, -1) if steps else None,
+        steps=recorded_steps(setup.niter, record_every),
+        curves=curves.reshape(n_seeds, n_lrs, -1) if record_every else None,
         params=final,
     )
+
+
+def _train_shards(
+    setup: TrainingSetup,
+    seeds: list[int],
+    lrs: list[float],
+    labels: torch.Tensor,
+    shards: list[slice],
+    dtype: torch.dtype,
+    record_every: int,
+) -> list[_Replicas]:
+    """Draw every replica's parameters and data (replica ``r = s·L + l``), then train each shard
+    of replicas, side by side in threads when there are several."""
+    device, n_lrs = labels.device, len(lrs)
+    probabilities = zipf_probabilities(setup.n_tokens, setup.alpha)
+    initial = initial_parameters(setup, seeds, dtype=dtype, device=device)
+    params = {name: value.repeat_interleave(n_lrs, dim=0) for name, value in initial.items()}
+    tokens = torch.stack([sample_tokens(probabilities, setup.n_samples, s) for s in seeds])
+    tokens = tokens.to(device).repeat_interleave(n_lrs, dim=0)
+    lr = torch.tensor(lrs, dtype=dtype, device=device).repeat(len(seeds))
+    steps = recorded_steps(setup.niter, record_every)
+    block_rows = _block_rows(setup, len(lr), device)
+
+    def run(shard: slice) -> _Replicas:
+        part = {name: value[shard] for name, value in params.items()}
+        return _Replicas(
+            setup, part, tokens[shard], lr[shard], labels, probabilities, steps, block_rows
+        )
+
+    if len(shards) == 1:
+        return [run(shards[0])]
+    with ThreadPoolExecutor(len(shards)) as pool:
+        return list(pool.map(run, shards))
 
 
 SHARD_THREADS = 2  # CPU threads that train disjoint sets of replicas at once
@@ -608,6 +623,64 @@ class _LowRank:
         return {"E": self.inputs, "W": memory, "U": self.outputs}
 
 
+class _Hidden:
+    """SGD on the matrix model with layer norm from a random ``W₀``: every gradient is
+    ``E[x]ᵀ g_h``, so ``W = c·W₀ − Eᵀ A`` (``A`` ``[N, d]``, the steps scattered to the tokens'
+    rows) and the model needs ``W`` only through the tokens' hidden vectors ``H = E W``
+    (``[N, d]``, ``N ≪ d``), which a step moves by ``−Γ[:, x] (η g_h)`` (``Γ = E Eᵀ``):
+    ``O(N·K·d)`` instead of ``O(K·d²)``, and no ``d × d`` tensor. ``W`` is formed only when asked
+    for. (It rounds otherwise than the dense product ``E[x] W``: see the module's tests.)
+    """
+
+    def __init__(
+        self,
+        setup: TrainingSetup,
+        params: dict[str, torch.Tensor],
+        optimizer: _Optimizer,
+        onehot: torch.Tensor,
+    ) -> None:
+        self.setup, self.optimizer, self.onehot = setup, optimizer, onehot
+        self.inputs, self.initial, self.outputs = params["E"], params["W"], params["U"]
+        self.outputs_t = self.outputs.transpose(1, 2).contiguous()  # Uᵀ, [R, M, d]
+        self.hidden = torch.bmm(self.inputs, self.initial)  # H = E W, [R, N, d]
+        self.gram = torch.bmm(self.inputs, self.inputs.transpose(1, 2))  # Γ = E Eᵀ, [R, N, N]
+        self.update = torch.zeros_like(self.hidden)  # A, [R, N, d]
+        self.scale = torch.ones_like(self.hidden[:, :1, :1])  # c
+
+    def step(
+        self,
+        rows: torch.Tensor | None,
+        targets: torch.Tensor,
+        weights: torch.Tensor | float,
+        factor: float,
+    ) -> None:
+        z, scale = _normalise(_gather(self.hidden, rows))  # [R, K, d]
+        logits = torch.bmm(z, self.outputs)
+        grad = _logit_gradient(logits, targets, weights, self.onehot)
+        grad_h = _normalise_backward(z, scale, torch.bmm(grad, self.outputs_t))
+        step = self.optimizer.step_size("W", factor)
+        if self.setup.weight_decay:
+            decay = 1 - step * self.setup.weight_decay
+            for tensor in (self.hidden, self.update, self.scale):
+                tensor.mul_(decay)
+        moved = grad_h.mul_(step)  # η g_h, [R, K, d]
+        self.hidden.baddbmm_(_gather(self.gram, rows).transpose(1, 2), moved, alpha=-1)
+        if rows is None:
+            self.update.add_(moved)
+        else:
+            flat = self.update.view(-1, self.update.shape[-1])
+            flat.index_add_(0, rows.flatten(), moved.flatten(0, 1))
+
+    def scores(self) -> torch.Tensor:
+        return torch.bmm(self.hidden, self.outputs)  # layer norm never changes the argmax
+
+    def parameters(self) -> dict[str, torch.Tensor]:
+        memory = torch.baddbmm(
+            self.initial * self.scale, self.inputs.transpose(1, 2), self.update, alpha=-1
+        )
+        return {"E": self.inputs, "W": memory, "U": self.outputs}
+
+
 class _Dense:
     """Models with a memory ``W`` held densely: the learnable model, and the matrix model under
     Adam or under SGD with layer norm from a random ``W₀``.
@@ -716,12 +789,13 @@ class _Exponential:
 
 def _build(
     setup: TrainingSetup, params: dict[str, torch.Tensor], optimizer: _Optimizer
-) -> _LowRank | _Dense | _Exponential:
+) -> _LowRank | _Hidden | _Dense | _Exponential:
     e = params["E"]
     onehot = torch.eye(setup.n_classes, dtype=e.dtype, device=e.device)  # row y is onehot(y)
     if setup.model == "exponential":
         return _Exponential(setup, params, optimizer, onehot)
-    low_rank = not setup.layernorm or setup.init == "zero"
-    if setup.model == "matrix" and setup.optimizer == "sgd" and low_rank:
-        return _LowRank(setup, params, optimizer, onehot)
+    if setup.model == "matrix" and setup.optimizer == "sgd":
+        if not setup.layernorm or setup.init == "zero":
+            return _LowRank(setup, params, optimizer, onehot)
+        return _Hidden(setup, params, optimizer, onehot)
     return _Dense(setup, params, optimizer, onehot)
