@@ -63,6 +63,7 @@ WEIGHTS = streams.WEIGHTS  # stream id of the initial memory W₀
 LAYERNORM_EPS = 1e-6
 ADAM_EPS = 1e-8
 CHUNK_ELEMENTS = 2**19  # on the CPU, Adam forms a product gradient in blocks this large
+ONEHOT_CHUNK = 2**18  # one-hot targets are formed for this many entries' worth of steps at once
 
 
 def step_size_list(name: str, values: object) -> list[float]:
@@ -397,9 +398,10 @@ class _Replicas:
 
 class _Batches:
     """The rows each step touches: flat indices into the replicas' stacked token rows
-    (``[R, B]``, replica ``r``'s token ``x`` is row ``r·N + x``), their targets ``[R, B]`` and
-    loss weight ``1/B``; or, when ``B > N``, every token (rows ``None``), targets ``[R, N]`` and
-    weights ``[R, N, 1]``, the batch's per-token counts ``/ B``."""
+    (``[R, B]``, replica ``r``'s token ``x`` is row ``r·N + x``), their targets one-hot
+    ``[R, B, M]`` and loss weight ``1/B``; or, when ``B > N``, every token (rows ``None``), their
+    targets one-hot ``[R, N, M]`` and weights ``[R, N, 1]``, the batch's per-token counts ``/ B``.
+    One-hot targets are formed ``ONEHOT_CHUNK`` entries at a time, for many steps at once."""
 
     def __init__(
         self, setup: TrainingSetup, tokens: torch.Tensor, labels: torch.Tensor, dtype: torch.dtype
@@ -407,22 +409,27 @@ class _Batches:
         n_replicas, n, b = tokens.shape[0], setup.n_tokens, setup.batch_size
         offsets = torch.arange(n_replicas, device=tokens.device)[:, None] * n
         batched = tokens.view(n_replicas, setup.niter, b).transpose(0, 1)  # [niter, R, B]
+        self.onehot = torch.eye(setup.n_classes, dtype=dtype, device=tokens.device)
         self.folded = b > n
         if self.folded:
             counts = torch.zeros(setup.niter, n_replicas, n, dtype=dtype, device=tokens.device)
             counts.scatter_add_(2, batched, torch.ones_like(batched, dtype=dtype))
             self.weights = counts.unsqueeze(-1) / b
-            self.all_targets = labels.expand(n_replicas, n)
+            self.all_targets = self.onehot[labels].expand(n_replicas, n, setup.n_classes)
         else:
             self.batch_rows = (batched + offsets).contiguous()
             self.batch_targets = labels[batched]
             self.weight = 1 / b
+            self.chunk = max(1, ONEHOT_CHUNK // (n_replicas * b * setup.n_classes))
+            self.targets = self.onehot[:0]
 
     def rows(self, t: int) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | float]:
-        """Rows, targets and weights of step ``t``."""
+        """Rows, one-hot targets and weights of step ``t`` (steps are asked for in order)."""
         if self.folded:
             return None, self.all_targets, self.weights[t]
-        return self.batch_rows[t], self.batch_targets[t], self.weight
+        if t % self.chunk == 0:
+            self.targets = self.onehot[self.batch_targets[t : t + self.chunk]]
+        return self.batch_rows[t], self.targets[t % self.chunk], self.weight
 
 
 class _Optimizer:
@@ -550,10 +557,11 @@ def _normalise_backward(z: torch.Tensor, scale: torch.Tensor, grad_z: torch.Tens
 
 
 def _logit_gradient(
-    logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | float, onehot: torch.Tensor
+    logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | float
 ) -> torch.Tensor:
-    """Gradient of the mean cross-entropy in the logits, ``w·(softmax − onehot(y))``."""
-    return torch.softmax(logits, dim=-1).sub_(onehot[targets]).mul_(weights)
+    """Gradient of the mean cross-entropy in the logits, ``w·(softmax − onehot(y))``, from the
+    one-hot targets."""
+    return torch.softmax(logits, dim=-1).sub_(targets).mul_(weights)
 
 
 class _LowRank:
@@ -572,9 +580,8 @@ class _LowRank:
         setup: TrainingSetup,
         params: dict[str, torch.Tensor],
         optimizer: _Optimizer,
-        onehot: torch.Tensor,
     ) -> None:
-        self.setup, self.optimizer, self.onehot = setup, optimizer, onehot
+        self.setup, self.optimizer = setup, optimizer
         self.inputs, self.outputs, self.initial = params["E"], params["U"], params["W"]
         outputs_t = self.outputs.transpose(1, 2)
         self.initial_scores_t = torch.bmm(outputs_t, self.initial.transpose(1, 2))  # c·(W₀U)ᵀ
@@ -599,10 +606,10 @@ class _LowRank:
             v = -torch.bmm(e, self.update_t.transpose(1, 2))
             scale = ((logits * v).sum(-1, keepdim=True) + LAYERNORM_EPS).sqrt()
             logits = logits / scale
-            grad = _logit_gradient(logits, targets, weights, self.onehot)
+            grad = _logit_gradient(logits, targets, weights)
             grad = (grad - v / scale * (logits * grad).sum(-1, keepdim=True)) / scale
         else:
-            grad = _logit_gradient(logits, targets, weights, self.onehot)
+            grad = _logit_gradient(logits, targets, weights)
         step = self.optimizer.step_size("W", factor)
         if self.setup.weight_decay:
             decay = 1 - step * self.setup.weight_decay
@@ -637,9 +644,8 @@ class _Hidden:
         setup: TrainingSetup,
         params: dict[str, torch.Tensor],
         optimizer: _Optimizer,
-        onehot: torch.Tensor,
     ) -> None:
-        self.setup, self.optimizer, self.onehot = setup, optimizer, onehot
+        self.setup, self.optimizer = setup, optimizer
         self.inputs, self.initial, self.outputs = params["E"], params["W"], params["U"]
         self.outputs_t = self.outputs.transpose(1, 2).contiguous()  # Uᵀ, [R, M, d]
         self.hidden = torch.bmm(self.inputs, self.initial)  # H = E W, [R, N, d]
@@ -656,7 +662,7 @@ class _Hidden:
     ) -> None:
         z, scale = _normalise(_gather(self.hidden, rows))  # [R, K, d]
         logits = torch.bmm(z, self.outputs)
-        grad = _logit_gradient(logits, targets, weights, self.onehot)
+        grad = _logit_gradient(logits, targets, weights)
         grad_h = _normalise_backward(z, scale, torch.bmm(grad, self.outputs_t))
         step = self.optimizer.step_size("W", factor)
         if self.setup.weight_decay:
@@ -697,9 +703,8 @@ class _Dense:
         setup: TrainingSetup,
         params: dict[str, torch.Tensor],
         optimizer: _Optimizer,
-        onehot: torch.Tensor,
     ) -> None:
-        self.setup, self.optimizer, self.onehot = setup, optimizer, onehot
+        self.setup, self.optimizer = setup, optimizer
         self.inputs, self.memory, self.outputs = params["E"], params["W"], params["U"]
 
     def step(
@@ -716,7 +721,7 @@ class _Dense:
         if self.setup.layernorm:
             z, scale = _normalise(torch.bmm(e, memory))
             logits = torch.bmm(z, outputs_t.transpose(1, 2))
-            grad = _logit_gradient(logits, targets, weights, self.onehot)
+            grad = _logit_gradient(logits, targets, weights)
             grad_h = _normalise_backward(z, scale, torch.bmm(grad, outputs_t))
             grad_memory = (e.transpose(1, 2), grad_h)
             if learns_embeddings:
@@ -725,7 +730,7 @@ class _Dense:
         else:
             scores_t = torch.bmm(outputs_t, memory.transpose(1, 2))  # Sᵀ = Uᵀ Wᵀ, [R, M, d]
             logits = torch.bmm(e, scores_t.transpose(1, 2))
-            grad = _logit_gradient(logits, targets, weights, self.onehot)
+            grad = _logit_gradient(logits, targets, weights)
             p_t = torch.bmm(grad.transpose(1, 2), e)  # Pᵀ, [R, M, d]
             grad_memory = (p_t.transpose(1, 2), outputs_t)
             if learns_embeddings:
@@ -754,9 +759,8 @@ class _Exponential:
         setup: TrainingSetup,
         params: dict[str, torch.Tensor],
         optimizer: _Optimizer,
-        onehot: torch.Tensor,
     ) -> None:
-        self.setup, self.optimizer, self.onehot = setup, optimizer, onehot
+        self.setup, self.optimizer = setup, optimizer
         self.inputs, self.outputs = params["E"], params["U"]
 
     def step(
@@ -771,7 +775,7 @@ class _Exponential:
         hidden = torch.relu(e)
         z, scale = _normalise(hidden) if self.setup.layernorm else (hidden, None)
         logits = torch.bmm(z, outputs_t.transpose(1, 2))
-        grad = _logit_gradient(logits, targets, weights, self.onehot)
+        grad = _logit_gradient(logits, targets, weights)
         grad_z = torch.bmm(grad, outputs_t)
         grad_hidden = grad_z if scale is None else _normalise_backward(z, scale, grad_z)
         grad_e = grad_hidden.mul_(e > 0)
@@ -790,12 +794,10 @@ class _Exponential:
 def _build(
     setup: TrainingSetup, params: dict[str, torch.Tensor], optimizer: _Optimizer
 ) -> _LowRank | _Hidden | _Dense | _Exponential:
-    e = params["E"]
-    onehot = torch.eye(setup.n_classes, dtype=e.dtype, device=e.device)  # row y is onehot(y)
     if setup.model == "exponential":
-        return _Exponential(setup, params, optimizer, onehot)
+        return _Exponential(setup, params, optimizer)
     if setup.model == "matrix" and setup.optimizer == "sgd":
         if not setup.layernorm or setup.init == "zero":
-            return _LowRank(setup, params, optimizer, onehot)
-        return _Hidden(setup, params, optimizer, onehot)
-    return _Dense(setup, params, optimizer, onehot)
+            return _LowRank(setup, params, optimizer)
+        return _Hidden(setup, params, optimizer)
+    return _Dense(setup, params, optimizer)

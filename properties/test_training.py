@@ -98,7 +98,7 @@ def trained_model(kind: type, setup: TrainingSetup, seeds: list[int], lrs: list[
     params = initial_parameters(setup, seeds)
     params = {name: value.repeat_interleave(len(lrs), dim=0) for name, value in params.items()}
     optimizer = training._Optimizer(setup, torch.tensor(lrs).repeat(len(seeds)), setup.dim)
-    model = kind(setup, params, optimizer, torch.eye(setup.n_classes))
+    model = kind(setup, params, optimizer)
     p = zipf_probabilities(setup.n_tokens, setup.alpha)
     tokens = torch.stack([sample_tokens(p, setup.n_samples, seed) for seed in seeds])
     labels = modular_targets(setup.n_tokens, setup.n_classes)

@@ -148,7 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         strata.append(Stratum(key, sizes[key], seconds))
     result = project(strata, args.level)
     print(f"\nload: {os.getloadavg()}, torch threads: {torch.get_num_threads()}")
-    print(f"{'stratum (T, B, d, kind)':46} {'groups':>6} {'timed':>5} {'projected s':>12} {'share':>6}")
+    header = f"{'groups':>6} {'timed':>5} {'projected s':>12} {'share':>6}"
+    print(f"{'stratum (T, B, d, kind)':46} {header}")
     for s in sorted(strata, key=lambda s: -s.total):
         share = s.total / result["seconds"]
         print(f"{s.key!s:46} {s.size:6} {len(s.seconds):5} {s.total:12.1f} {share:6.1%}")
