@@ -503,8 +503,9 @@ class _Optimizer:
     ) -> None:
         """One step on embeddings ``param`` ``[R, N, d]`` whose gradient is ``grad_rows``
         ``[R, K, d]`` at flat rows ``rows`` ``[R, K]`` (repeats add up), or at every row in
-        order if ``rows`` is ``None``. SGD moves only the rows given; Adam forms the dense
-        gradient (its moments move every row)."""
+        order if ``rows`` is ``None``. SGD moves only the rows given, and so does Adam on the
+        CPU without moments or weight decay (elsewhere ``0 / (0 + eps) = 0`` moves nothing); Adam
+        otherwise forms the dense gradient (its moments move every row)."""
         if rows is None:
             self.update(name, param, grad_rows, factor)
             return
@@ -515,9 +516,31 @@ class _Optimizer:
                 param.mul_(1 - step * self.setup.weight_decay)
             flat.index_add_(0, rows.flatten(), (grad_rows * step).flatten(0, 1), alpha=-1)
             return
+        stateless = self.setup.betas == (0.0, 0.0) and not self.setup.weight_decay
+        if stateless and param.device.type == "cpu":
+            self._adam_rows(name, param, rows, grad_rows, factor)
+            return
         grad = self.buffer(name, "rows", param, zero=True)
         grad.view_as(flat).index_add_(0, rows.flatten(), grad_rows.flatten(0, 1))
         self.update(name, param, grad, factor)
+
+    def _adam_rows(
+        self,
+        name: str,
+        param: torch.Tensor,
+        rows: torch.Tensor,
+        grad_rows: torch.Tensor,
+        factor: float,
+    ) -> None:
+        """Adam without moments on the distinct rows of ``rows`` only: their gradients summed in
+        the batch's order, as in the dense gradient, then ``p − η g / (|g| + eps)``."""
+        flat = param.view(-1, param.shape[-1])
+        distinct, inverse = torch.unique(rows.flatten(), return_inverse=True)
+        grad = torch.zeros(len(distinct), flat.shape[1], dtype=flat.dtype, device=flat.device)
+        grad.index_add_(0, inverse, grad_rows.flatten(0, 1))
+        direction = grad.div_(torch.abs(grad).add_(ADAM_EPS))
+        step = self.step_size(name, factor).flatten()[distinct // param.shape[1], None]
+        flat.index_copy_(0, distinct, flat[distinct].addcmul_(direction, step, value=-1))
 
     def _adam_direction(
         self, name: str, param: torch.Tensor, grad: torch.Tensor, block: slice
