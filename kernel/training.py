@@ -31,6 +31,7 @@ step size); for SGD this is the same as an L2 penalty ``λ‖p‖²/2``.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Iterator, Sequence
@@ -218,21 +219,30 @@ def initial_parameters(
 ) -> dict[str, torch.Tensor]:
     """The model's parameters before training, per seed: ``E`` ``[S, N, d]`` (shared with
     ``kernel.memory.scheme_errors``), ``U`` ``[S, d, M]``, and ``W`` ``[S, d, d]`` unless the
-    model is exponential."""
+    model is exponential. Fresh tensors, copied from the last draws (a sweep draws the same
+    seeds' embeddings and ``W₀`` for group after group)."""
     seed_values = seed_list("seeds", seeds)
     n, m, d = setup.n_tokens, setup.n_classes, setup.dim
-    params = {
-        "E": input_embeddings(seed_values, n, d, dtype=dtype, device=device),
-        "U": output_embeddings(
-            seed_values, m, d, kind=setup.outputs, dtype=dtype, device=device
-        ).transpose(1, 2),
+    random_memory = setup.model != "exponential" and setup.init == "random"
+    draws = _draws(tuple(seed_values), n, m, d, setup.outputs, random_memory)
+    params = {name: draw.to(device=device, dtype=dtype, copy=True) for name, draw in draws.items()}
+    if setup.model != "exponential" and setup.init == "zero":
+        params["W"] = torch.zeros(len(seed_values), d, d, dtype=dtype, device=device)
+    return params
+
+
+@functools.lru_cache(maxsize=2)  # at d = 1000, 10 seeds: 44 MB each
+def _draws(
+    seeds: tuple[int, ...], n: int, m: int, d: int, outputs: str, random_memory: bool
+) -> dict[str, torch.Tensor]:
+    """The seeds' float32 CPU draws of ``E``, ``U`` and, if ``random_memory``, ``W₀``."""
+    draws = {
+        "E": input_embeddings(seeds, n, d),
+        "U": output_embeddings(seeds, m, d, kind=outputs).transpose(1, 2).contiguous(),
     }
-    if setup.model != "exponential":
-        if setup.init == "random":
-            params["W"] = initial_weights(seed_values, d, dtype=dtype, device=device)
-        else:
-            params["W"] = torch.zeros(len(seed_values), d, d, dtype=dtype, device=device)
-    return {name: value.contiguous() for name, value in params.items()}
+    if random_memory:
+        draws["W"] = initial_weights(seeds, d)
+    return draws
 
 
 def training_targets(setup: TrainingSetup, targets: object | None) -> torch.Tensor:
