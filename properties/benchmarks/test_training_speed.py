@@ -8,6 +8,7 @@ floor of the memory-bound groups. Speed is measured here, never asserted.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
 import statistics
@@ -110,20 +111,18 @@ def test_group_against_the_baseline(benchmark, name):
 
 
 def test_simulate_paper_subset(benchmark):
-    """``memlaws simulate`` over the 108-run subset (36 batched ``train`` calls)."""
+    """``memlaws simulate`` over the 108-run subset (36 batched ``train`` calls), mostly the
+    dense ``d = 1000`` groups; ``extra_info``: the same runs one at a time through the autograd
+    baseline (one thread, once) and ``ratio``, baseline over ours."""
     runs = expand(checked_grid(SUBSET))
     benchmark.pedantic(lambda: simulate(runs, io.StringIO()), rounds=1)
-
-
-def test_reference_paper_subset(benchmark):
-    """The baseline: the same 108 runs, one at a time, with the autograd reference trainer."""
-    runs = expand(checked_grid(SUBSET))
-
-    def baseline() -> None:
+    with threads(1):
+        start = time.perf_counter()
         for run in runs:
             train_reference(setup_of(run), run["seed"], run["lr"])
-
-    benchmark.pedantic(baseline, rounds=1)
+        baseline = time.perf_counter() - start
+    ratio = baseline / benchmark.stats.stats.median
+    benchmark.extra_info |= {"baseline_seconds": baseline, "ratio": ratio}
 
 
 def _best(function, repeats: int = 5) -> float:
@@ -152,3 +151,73 @@ def test_machine_limits(benchmark):
             f"copy_GB_per_s{label}": copy / 1e9,
             f"matmul_GFMA_per_s{label}": product / 1e9,
         }
+
+
+# Per step of a 40-run group at d = 1000, B = 16 (K = 16 rows): multiply-adds and bytes of the
+# d × d memories streamed from memory (R = 40 memories of 4 MB: 160 MB a pass).
+FLOOR_DIM, FLOOR_R, FLOOR_K, FLOOR_M = 1000, 40, 16, 5
+_SQUARE = FLOOR_R * FLOOR_DIM**2  # entries of the R memories
+DENSE_STEPS = {  # name: (setup, multiply-adds, bytes)
+    "matrix-adam": (  # Uᵀ Wᵀ, gradient P Uᵀ in blocks; W read twice, written once
+        _setup("matrix", "adam", 1000, 16),
+        2 * FLOOR_M * _SQUARE,
+        3 * 4 * _SQUARE,
+    ),
+    "matrix-adam-layernorm": (  # e W, gradient eᵀ g_h in blocks
+        _setup("matrix", "adam", 1000, 16, layernorm=True),
+        2 * FLOOR_K * _SQUARE,
+        3 * 4 * _SQUARE,
+    ),
+    "learnable-sgd": (  # Uᵀ Wᵀ, Pᵀ W, W − P Uᵀ
+        _setup("learnable", "sgd", 1000, 16),
+        3 * FLOOR_M * _SQUARE,
+        4 * 4 * _SQUARE,
+    ),
+    "learnable-adam": (
+        _setup("learnable", "adam", 1000, 16),
+        3 * FLOOR_M * _SQUARE,
+        4 * 4 * _SQUARE,
+    ),
+    "learnable-sgd-layernorm": (  # e W, g_h Wᵀ, W − eᵀ g_h
+        _setup("learnable", "sgd", 1000, 16, layernorm=True),
+        3 * FLOOR_K * _SQUARE,
+        4 * 4 * _SQUARE,
+    ),
+    "learnable-adam-layernorm": (
+        _setup("learnable", "adam", 1000, 16, layernorm=True),
+        3 * FLOOR_K * _SQUARE,
+        4 * 4 * _SQUARE,
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def limits() -> dict[str, float]:
+    """Bytes and multiply-adds per second this machine sustains now, on all of torch's threads:
+    a 256 MiB copy (read and write) and a 2048² float32 matrix product (best of 5)."""
+    source = torch.randn(2**26)
+    target = torch.empty_like(source)
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    return {
+        "bytes": 2 * source.numel() * 4 / _best(lambda: target.copy_(source)),
+        "fma": 2048**3 / _best(lambda: a @ b),
+    }
+
+
+@pytest.mark.parametrize("name", list(DENSE_STEPS))
+def test_dense_step_against_its_floor(benchmark, limits, name):
+    """One step of a dense d = 1000 group (40 runs, B = 16): 32 steps less 1, over 31.
+    ``extra_info``: the floor, the larger of its bytes over the copy rate and its multiply-adds
+    over the matrix-product rate, and ``over_floor``, our step over it."""
+    setup, fma, memory_bytes = DENSE_STEPS[name]
+    longer, shorter = (dataclasses.replace(setup, n_samples=16 * n) for n in (32, 1))
+    group = (PAPER_SEEDS, PAPER_LRS)
+    benchmark.pedantic(train, (longer, *group), rounds=2)
+    step = (benchmark.stats.stats.median - _median_seconds(lambda: train(shorter, *group))) / 31
+    floor = max(memory_bytes / limits["bytes"], fma / limits["fma"])
+    benchmark.extra_info |= {
+        "step_ms": 1e3 * step,
+        "floor_ms": 1e3 * floor,
+        "over_floor": step / floor,
+        "memory_bound": memory_bytes / limits["bytes"] > fma / limits["fma"],
+    }
