@@ -1,19 +1,29 @@
 """Projected time of the paper's whole 40,320-run grid on this machine, from a random sample of
-its 1008 groups (``python -m properties.benchmarks.grid_projection``; a few minutes).
+its 1008 groups (``python -m properties.benchmarks.grid_projection``; a quarter of an hour on a
+busy 2-core machine, a few minutes on an idle one).
 
-Method: stratified random sampling without replacement. A group's time is about its number of
+Design: stratified random sampling without replacement. A group's time is about its number of
 steps ``T / B`` times a cost per step set by its kind (``dense``: a ``d × d`` memory updated in
 full each step, i.e. the learnable model and the matrix model under Adam or under SGD with layer
 norm; ``light``: the exponential model and the matrix model's rank-M SGD), its ``d`` and its
 batch. The strata are the groups by ``T``, batch (``B ≤ 64``, gathered rows; ``B ≥ 256``,
 folded into counts), band of ``d`` (≤ 100, 200–500, 1000) and kind; the cheap ``T = 1024``
-groups (at most 64 steps) by kind only: 26 strata of 10 to 112 groups. ``--per-stratum``
-groups of each (seeded) are
-trained with ``kernel.training.train``, as ``memlaws simulate`` trains them, and timed. Stratum
-``h`` (``N_h`` groups, ``n_h`` timed, times ``y``) contributes ``N_h · mean(y)`` to the total,
-with variance ``N_h² (1 − n_h/N_h) s_h² / n_h``; the interval is Student's t at the chosen level
-with Welch–Satterthwaite degrees of freedom. Every group is timed once, on whatever load the
-machine has: report ``uptime`` beside the result.
+groups (at most 64 steps) by kind only: 26 strata of 10 to 196 groups. ``--per-stratum``
+groups of each (seeded) are trained with ``kernel.training.train``, as ``memlaws simulate``
+trains them, and timed once each.
+
+Estimator: the combined ratio estimate (Cochran, *Sampling Techniques*, §6.11) with an auxiliary
+``x`` known for every group, ``work``: its steps times the multiply-adds of a step (products
+with an ``M``-sized side counted 3 times: they run about 3 times slower) plus a fixed cost per
+step. With ``ŷ = Σ_h N_h ȳ_h`` and ``x̂ = Σ_h N_h x̄_h`` the total is ``X ŷ / x̂``, of variance
+``Σ_h N_h² (1 − n_h/N_h) s²_h / n_h`` where ``s²_h`` is the variance in stratum ``h`` of
+``y − (ŷ / x̂) x``; the interval is Student's t at the chosen level with Welch–Satterthwaite
+degrees of freedom. The plain stratified total ``ŷ`` is printed beside it.
+
+Times are wall and CPU seconds (all threads): a busy machine delays the CPU time much less, and
+its half estimates the wall time of an idle 2-core machine (replicas train in 2 shards, one per
+core). Report the load beside the result. ``--from JSON`` projects again from a saved run's
+times without training.
 """
 
 from __future__ import annotations
@@ -26,7 +36,6 @@ import random
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +54,11 @@ PAPER_GRID = {
     "layernorm": [False, True],
     "seed": list(range(10)),
 }  # 40,320 runs in 1008 groups of 40 (reference-setting.md)
+STEP_OVERHEAD = 65_000  # multiply-adds a replica's step costs besides its products
+SLOW_SIDE = 3  # products with an M-sized side, counted this many times
 
 Group = list[dict[str, Any]]
+Key = tuple[int, str, str, str]
 
 
 def paper_groups() -> list[Group]:
@@ -63,7 +75,7 @@ def kind(run: dict[str, Any]) -> str:
     return "light"
 
 
-def stratum(run: dict[str, Any]) -> tuple[int, str, str, str]:
+def stratum(run: dict[str, Any]) -> Key:
     """``(T, batch, d band, kind)`` of a run's group (``T = 1024``: kind only)."""
     if run["ntrain"] == 1024:
         return 1024, "B=any", "d=any", kind(run)
@@ -72,41 +84,28 @@ def stratum(run: dict[str, Any]) -> tuple[int, str, str, str]:
     return run["ntrain"], batch, band, kind(run)
 
 
-@dataclass
-class Stratum:
-    """One stratum: its size and the seconds of the groups timed in it."""
-
-    key: tuple[int, str, str, str]
-    size: int
-    seconds: list[float]
-
-    @property
-    def total(self) -> float:
-        return self.size * sum(self.seconds) / len(self.seconds)
-
-    @property
-    def variance(self) -> float:
-        n = len(self.seconds)
-        if n < 2:
-            return math.inf
-        mean = sum(self.seconds) / n
-        spread = sum((y - mean) ** 2 for y in self.seconds) / (n - 1)
-        return self.size**2 * (1 - n / self.size) * spread / n
+def work(group: Group) -> float:
+    """The auxiliary variable: the group's steps × replicas × (multiply-adds of a step, as
+    ``kernel.training`` does it, plus ``STEP_OVERHEAD``)."""
+    run = group[0]
+    n, m, d = run["N"], run["M"], run["d"]
+    k = min(run["batch_size"], n)  # rows a step touches
+    small = SLOW_SIDE * k * d * m  # logits and their gradient
+    square = k * d * d if run["layernorm"] else SLOW_SIDE * m * d * d  # a product with W
+    if run["model"] == "exponential":
+        per_step = 2 * small
+    elif run["model"] == "learnable":
+        per_step = 3 * square + 3 * small
+    elif run["optimizer"] == "adam":
+        per_step = 2 * square + 2 * small
+    else:  # matrix SGD: rank-M updates, or H = E W with layer norm
+        per_step = n * k * d + 2 * small if run["layernorm"] else 2 * small
+    return run["ntrain"] // run["batch_size"] * len(group) * (per_step + STEP_OVERHEAD)
 
 
-def project(strata: Sequence[Stratum], level: float) -> dict[str, float]:
-    """Total seconds with its ``level`` interval (t, Welch–Satterthwaite degrees of freedom)."""
-    total = sum(s.total for s in strata)
-    variance = sum(s.variance for s in strata)
-    terms = [s.variance**2 / (len(s.seconds) - 1) for s in strata if s.variance > 0]
-    dof = variance**2 / sum(terms) if terms else math.inf
-    half = stats.t.ppf((1 + level) / 2, dof) * math.sqrt(variance) if variance > 0 else 0.0
-    return {"seconds": total, "low": total - half, "high": total + half, "dof": dof}
-
-
-def sample(all_groups: list[Group], per_stratum: int, seed: int) -> dict[tuple, list[Group]]:
+def sample(all_groups: list[Group], per_stratum: int, seed: int) -> dict[Key, list[Group]]:
     """``per_stratum`` groups drawn at random (seeded) from every stratum, by stratum."""
-    by_stratum: dict[tuple, list[Group]] = {}
+    by_stratum: dict[Key, list[Group]] = {}
     for group in all_groups:
         by_stratum.setdefault(stratum(group[0]), []).append(group)
     generator = random.Random(seed)
@@ -116,54 +115,107 @@ def sample(all_groups: list[Group], per_stratum: int, seed: int) -> dict[tuple, 
     }
 
 
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
+
+
+def project(
+    timed: dict[Key, list[tuple[Group, float]]], all_groups: list[Group], level: float
+) -> dict[str, float]:
+    """Combined ratio estimate of the total seconds, its ``level`` interval, and the plain
+    stratified total; ``timed`` maps each stratum to its (group, seconds) pairs."""
+    sizes: dict[Key, int] = {}
+    for group in all_groups:
+        sizes[stratum(group[0])] = sizes.get(stratum(group[0]), 0) + 1
+    total_work = sum(work(group) for group in all_groups)
+    y_hat = sum(sizes[h] * _mean([y for _, y in pairs]) for h, pairs in timed.items())
+    x_hat = sum(sizes[h] * _mean([work(g) for g, _ in pairs]) for h, pairs in timed.items())
+    ratio = y_hat / x_hat
+    terms = []
+    for h, pairs in timed.items():
+        n, size = len(pairs), sizes[h]
+        residuals = [y - ratio * work(g) for g, y in pairs]
+        spread = sum((e - _mean(residuals)) ** 2 for e in residuals) / (n - 1) if n > 1 else 0
+        terms.append((size**2 * (1 - n / size) * spread / n, n - 1))
+    variance = sum(v for v, _ in terms)
+    denominator = sum(v**2 / dof for v, dof in terms if v > 0 and dof > 0)
+    dof = variance**2 / denominator if denominator else math.inf
+    half = stats.t.ppf((1 + level) / 2, dof) * math.sqrt(variance)
+    total = ratio * total_work
+    return {"seconds": total, "low": total - half, "high": total + half, "dof": dof,
+            "stratified": y_hat}  # fmt: skip
+
+
+def time_groups(drawn: dict[Key, list[Group]], lines: Path | None) -> dict[str, list[float]]:
+    """Train and time every drawn group; wall and CPU seconds in drawing order."""
+    times: dict[str, list[float]] = {"wall": [], "cpu": []}
+    out = lines.open("w") if lines else None
+    for key, members in drawn.items():
+        for group in members:
+            start, cpu_start = time.perf_counter(), time.process_time()
+            trained = group_lines(group)
+            times["wall"].append(time.perf_counter() - start)
+            times["cpu"].append(time.process_time() - cpu_start)
+            if out:
+                out.writelines(json.dumps(line) + "\n" for line in trained)
+            run = group[0]
+            print(
+                f"{key!s:46} {run['model']:11} {run['optimizer']:4} ln={run['layernorm']:d} "
+                f"d={run['d']:<4} B={run['batch_size']:<4} {times['wall'][-1]:8.2f} s "
+                f"(cpu {times['cpu'][-1]:.2f} s)",
+                flush=True,
+            )
+    if out:
+        out.close()
+    return times
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--per-stratum", type=int, default=2, help="groups timed per stratum")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample")
     parser.add_argument("--level", type=float, default=0.95, help="level of the interval")
     parser.add_argument("--lines", type=Path, help="also write the sampled runs' JSON lines here")
-    parser.add_argument("--json", type=Path, help="write the projection as JSON here")
+    parser.add_argument("--json", type=Path, help="write the times and projection here")
+    parser.add_argument("--from", dest="source", type=Path, help="reuse the times of a --json")
     args = parser.parse_args(argv)
     all_groups = paper_groups()
     drawn = sample(all_groups, args.per_stratum, args.seed)
-    sizes: dict[tuple, int] = {}
-    for group in all_groups:
-        sizes[stratum(group[0])] = sizes.get(stratum(group[0]), 0) + 1
-    lines = args.lines.open("w") if args.lines else None
-    strata = []
-    for key, members in drawn.items():
-        seconds = []
-        for group in members:
-            start = time.perf_counter()
-            trained = group_lines(group)
-            seconds.append(time.perf_counter() - start)
-            if lines:
-                lines.writelines(json.dumps(line) + "\n" for line in trained)
-            run = group[0]
-            print(
-                f"{key!s:46} {run['model']:11} {run['optimizer']:4} ln={run['layernorm']:d} "
-                f"d={run['d']:<4} B={run['batch_size']:<4} {seconds[-1]:8.2f} s",
-                flush=True,
-            )
-        strata.append(Stratum(key, sizes[key], seconds))
-    result = project(strata, args.level)
-    print(f"\nload: {os.getloadavg()}, torch threads: {torch.get_num_threads()}")
-    header = f"{'groups':>6} {'timed':>5} {'projected s':>12} {'share':>6}"
-    print(f"{'stratum (T, B, d, kind)':46} {header}")
-    for s in sorted(strata, key=lambda s: -s.total):
-        share = s.total / result["seconds"]
-        print(f"{s.key!s:46} {s.size:6} {len(s.seconds):5} {s.total:12.1f} {share:6.1%}")
+    if args.source:
+        saved = json.loads(args.source.read_text())
+        times, load = saved["times"], saved["load"]
+    else:
+        times, load = time_groups(drawn, args.lines), os.getloadavg()
+    result = {"load": load, "threads": torch.get_num_threads(), "times": times}
+    print(f"\nload average while timing: {load}; torch threads: {result['threads']}")
+    for clock in ("wall", "cpu"):
+        seconds = iter(times[clock])
+        timed = {key: [(g, next(seconds)) for g in members] for key, members in drawn.items()}
+        result[clock] = project(timed, all_groups, args.level)
+    wall, cpu = result["wall"], result["cpu"]
+    spent = sum(times["wall"]) / 60
+    print(f"timed: {len(times['wall'])} of {len(all_groups)} groups, {spent:.1f} min")
     print(
-        f"\nwhole grid: {result['seconds'] / 60:.1f} min, {args.level:.0%} interval "
-        f"[{result['low'] / 60:.1f}, {result['high'] / 60:.1f}] min "
-        f"({sum(len(s.seconds) for s in strata)} of {len(all_groups)} groups timed, "
-        f"{sum(sum(s.seconds) for s in strata) / 60:.1f} min)"
+        f"whole grid, wall: {wall['seconds'] / 60:.1f} min, {args.level:.0%} interval "
+        f"[{wall['low'] / 60:.1f}, {wall['high'] / 60:.1f}] (stratified total "
+        f"{wall['stratified'] / 60:.1f} min)"
     )
+    print(
+        f"whole grid, CPU: {cpu['seconds'] / 60:.1f} min [{cpu['low'] / 60:.1f}, "
+        f"{cpu['high'] / 60:.1f}]; idle 2-core estimate {cpu['seconds'] / 120:.1f} min "
+        f"[{cpu['low'] / 120:.1f}, {cpu['high'] / 120:.1f}]"
+    )
+    by_class: dict[str, float] = {}
+    for group in all_groups:
+        run = group[0]
+        name = f"{run['model']}-{run['optimizer']}{'-layernorm' if run['layernorm'] else ''}"
+        by_class[name] = by_class.get(name, 0.0) + work(group)
+    scale = cpu["seconds"] / sum(by_class.values())
+    print("CPU minutes by class (the ratio estimate spread over the classes' work):")
+    for name, amount in sorted(by_class.items(), key=lambda item: -item[1]):
+        print(f"  {name:28} {amount * scale / 60:7.1f}")
     if args.json:
-        table = [{"stratum": list(s.key), "groups": s.size, "seconds": s.seconds} for s in strata]
-        args.json.write_text(json.dumps({**result, "strata": table}, indent=1))
-    if lines:
-        lines.close()
+        args.json.write_text(json.dumps(result, indent=1))
     return 0
 
 
