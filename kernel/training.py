@@ -31,12 +31,12 @@ step size); for SGD this is the same as an L2 penalty ``λ‖p‖²/2``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import math
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -284,8 +284,9 @@ def train(
     flag("return_params", return_params)
     labels = training_targets(setup, targets).to(device)
     n_seeds, n_lrs = len(seed_values), len(lr_values)
-    shards = _shards(n_seeds * n_lrs, device)
-    with _intra_op_threads(1 if len(shards) > 1 else torch.get_num_threads()):
+    shards = _shards(setup, n_seeds * n_lrs, device)
+    on_cpu = torch.device(device).type == "cpu"
+    with _intra_op_threads(1) if on_cpu else contextlib.nullcontext():
         outcomes = _train_shards(setup, seed_values, lr_values, labels, shards, dtype, record_every)
     curves = torch.cat([outcome.curve for outcome in outcomes])  # [R, len(steps) or 1]
     finite = torch.cat([outcome.finite for outcome in outcomes])
@@ -338,22 +339,26 @@ def _train_shards(
 
 
 SHARD_THREADS = 2  # CPU threads that train disjoint sets of replicas at once
+SHARD_MIN_DIM = 200  # below, a step is small ops whose Python work one thread must do (the GIL)
 
 
-def _shards(n_replicas: int, device: str | torch.device) -> list[slice]:
-    """Contiguous sets of replicas trained side by side, one per CPU thread torch may use (at
-    most ``SHARD_THREADS``); one set on other devices. Replicas never interact, and every product
-    gives each replica the same numbers whatever the batch, so this changes no number."""
-    count = 1 if torch.device(device).type != "cpu" else min(torch.get_num_threads(), n_replicas)
-    count = min(count, SHARD_THREADS)
+def _shards(setup: TrainingSetup, n_replicas: int, device: str | torch.device) -> list[slice]:
+    """Contiguous sets of replicas trained side by side on the CPU, one per thread torch may use
+    (at most ``SHARD_THREADS``) when ``d ≥ SHARD_MIN_DIM``; else one set. Replicas never
+    interact, and every product gives each replica the same numbers whatever the batch, so this
+    changes no number."""
+    count = min(torch.get_num_threads(), SHARD_THREADS, n_replicas)
+    if torch.device(device).type != "cpu" or setup.dim < SHARD_MIN_DIM:
+        count = 1
     bounds = [n_replicas * k // count for k in range(count + 1)]
     return [slice(a, b) for a, b in itertools.pairwise(bounds)]
 
 
-@contextmanager
+@contextlib.contextmanager
 def _intra_op_threads(count: int) -> Iterator[None]:
-    """Run with ``count`` intra-op threads, then restore torch's setting: shards run one thread
-    each (a parallel op waits for both cores at every call, which a busy machine makes slow)."""
+    """Run with ``count`` intra-op threads, then restore torch's setting. Training on the CPU runs
+    one thread per shard: a parallel op waits for every core at each call, which costs more than
+    it saves on ops this small, and far more on a busy machine."""
     previous = torch.get_num_threads()
     torch.set_num_threads(count)
     try:
