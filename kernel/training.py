@@ -17,10 +17,17 @@ rows. Cost of a step per replica:
 
 - SGD on the matrix model without layer norm, or with layer norm from ``W₀ = 0``:
   ``W = c·W₀ − A Uᵀ`` with ``A`` ``[d, M]``, ``O(K·d·M)`` (``_LowRank``);
+- SGD on the matrix model with layer norm from a random ``W₀``: only ``H = E W`` (``[N, d]``),
+  ``O(N·K·d)`` (``_Hidden``; it rounds otherwise than ``E[x] W``, see its docstring);
 - Adam, or the learnable model, without layer norm: ``O(d²·M + K·d·M)`` (``_Dense``; on the
   CPU Adam forms ``∇W`` a block of rows at a time, in cache);
-- with layer norm (and a random ``W₀`` for the matrix model): ``O(K·d²)`` (``_Dense``);
-- the exponential model: ``O(K·d·M)``, and SGD moves only the batch's rows of ``E``.
+- Adam or the learnable model with layer norm: ``O(K·d²)`` (``_Dense``);
+- the exponential model: ``O(K·d·M)``; SGD, and Adam without moments or weight decay on the
+  CPU, move only the batch's rows of ``E``.
+
+On the CPU every op runs on one thread; at ``d ≥ SHARD_MIN_DIM`` the replicas are split into
+shards trained side by side, one thread each. Neither changes a number: every op gives each
+replica the same result whatever the number of replicas or threads.
 
 Errors are exact: the argmax of all ``N`` tokens' logits (layer norm, a positive rescaling,
 never changes it) against ``f*``, weighted by ``p``, ``O(N·d·M)`` once ``W U`` is known.
@@ -674,7 +681,8 @@ class _Hidden:
     rows) and the model needs ``W`` only through the tokens' hidden vectors ``H = E W``
     (``[N, d]``, ``N ≪ d``), which a step moves by ``−Γ[:, x] (η g_h)`` (``Γ = E Eᵀ``):
     ``O(N·K·d)`` instead of ``O(K·d²)``, and no ``d × d`` tensor. ``W`` is formed only when asked
-    for. (It rounds otherwise than the dense product ``E[x] W``: see the module's tests.)
+    for. (It rounds otherwise than the dense ``E[x] W``: of 3040 paper-grid runs compared, 2 final
+    errors differed, by one rare token's mass; ``properties/test_training.py`` bounds the gap.)
     """
 
     def __init__(
