@@ -11,23 +11,13 @@ import pytest
 import torch
 
 from kernel import memory_scores, modular_targets, power_weights, zipf_probabilities
+from properties.benchmarks.grid_projection import PAPER_GRID
 from theory.simulate import checked_grid, expand, simulate
 
 pytestmark = [
     pytest.mark.gpu,
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
 ]
-
-PAPER_GRID = {
-    "model": ["matrix", "learnable", "exponential"],
-    "optimizer": ["SGD", "Adam"],
-    "lr": [0.1, 1.0, 10.0, 100.0],
-    "d": [10, 20, 50, 100, 200, 500, 1000],
-    "ntrain": [1024, 10240, 102400],
-    "batch_size": [16, 64, 256, 1024],
-    "layernorm": [False, True],
-    "seed": list(range(10)),
-}  # 40,320 runs (reference-setting.md)
 
 
 def test_paper_grid_on_cuda(benchmark):

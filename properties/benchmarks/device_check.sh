@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The GPU checks in one go, for a session with a CUDA device (logs under $OUT, default ./device-logs):
+# the CPU/CUDA agreement tests, the paper's whole grid through `memlaws simulate --device cuda`
+# (timed), and the GPU benchmarks (grid runs per second, score kernel bandwidth).
+set -uo pipefail
+OUT="${OUT:-device-logs}"
+mkdir -p "$OUT"
+export PYTHONPATH="${PYTHONPATH:-$PWD}"
+nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
+python -c "import torch; print(torch.__version__, torch.cuda.get_device_name())" > "$OUT/torch.txt" 2>&1
+python -m pytest -m gpu -q -p no:cacheprovider > "$OUT/agreement.log" 2>&1
+echo "agreement tests: exit $?" | tee "$OUT/summary.txt"
+python - "$OUT" > "$OUT/grid.log" 2>&1 <<'PY'
+import json, sys, time
+from properties.benchmarks.grid_projection import PAPER_GRID
+from theory.simulate import checked_grid, expand, simulate
+runs = expand(checked_grid(PAPER_GRID))
+start = time.perf_counter()
+with open(f"{sys.argv[1]}/grid.jsonl", "w") as out:
+    simulate(runs, out, device="cuda")
+print(json.dumps({"runs": len(runs), "seconds": time.perf_counter() - start}))
+PY
+echo "paper grid on cuda: exit $?, $(tail -1 "$OUT/grid.log")" | tee -a "$OUT/summary.txt"
+python -m pytest properties/benchmarks/test_gpu_speed.py -m gpu --benchmark-only \
+    -k bandwidth --benchmark-json="$OUT/bandwidth.json" -q -p no:cacheprovider > "$OUT/bandwidth.log" 2>&1
+echo "bandwidth benchmark: exit $?" | tee -a "$OUT/summary.txt"
