@@ -156,8 +156,8 @@ def synthetic(law) -> Measurement:
     spread = np.linspace(-1, 1, len(SEEDS))
     if law.spec == "R5d":
         return paired(0.03 + 0.002 * spread, 0.02 + 0.002 * spread, "layer norm", ("off", "on"))
-    errors = 0.001 * (1 + spread)[:, None]
-    return Measurement(errors[:, 0], np.array([2.0]), errors, "d", "error")
+    errors = 0.001 * np.ones((64, 1))  # 64 runs, every one at the floor: an exact interval
+    return Measurement(np.ones(64), np.array([2.0]), errors, "d", "error")  # above 75%
 
 
 @pytest.fixture
@@ -273,14 +273,15 @@ def fast_checks(monkeypatch):
 
     calls = []
 
-    def check(law, config, seeds, device="cpu"):
-        calls.append(seeds)
+    def check_in_stages(law, config, profile, repeat, device="cpu"):
+        calls.append(repeat)
         verdict = types.SimpleNamespace(
-            verdict="holds", rival_rejected=True, measured=0.0, ci_low=-0.1, ci_high=0.1
-        )
-        return verdict, None
+            verdict="holds", rival_rejected=True, measured=0.0, ci_low=-0.1, ci_high=0.1,
+            resolution=0.2, n_seeds=16, looks=1,
+        )  # fmt: skip
+        return verdict, Measurement(np.zeros(16), np.arange(2.0), np.zeros((16, 2)), "T", "e")
 
-    monkeypatch.setattr(calibration_module, "check", check)
+    monkeypatch.setattr(calibration_module, "check_in_stages", check_in_stages)
     return calls
 
 
@@ -290,14 +291,14 @@ def test_an_interrupted_calibration_says_how_to_continue(
     import theory.calibration as calibration_module
 
     out = tmp_path / "calibration.jsonl"
-    fake = calibration_module.check
+    fake = calibration_module.check_in_stages
 
     def interrupted(*args, **kwargs):
         if fast_checks:
             raise KeyboardInterrupt
         return fake(*args, **kwargs)
 
-    monkeypatch.setattr(calibration_module, "check", interrupted)
+    monkeypatch.setattr(calibration_module, "check_in_stages", interrupted)
     assert main(["calibrate", "--repeats", "3", "--law", "R1", "--out", str(out)]) == 130
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"interrupted: 1 checks written to {out}; rerun the same command to continue"

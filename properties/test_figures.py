@@ -33,8 +33,8 @@ def measured(spec: str) -> Measurement:
         return Measurement(loglog_slopes(x, curves), x, curves, "T", "error")
     if spec == "R5d":
         return paired(0.03 + 0.002 * SPREAD, 0.02 + 0.002 * SPREAD, "layer norm", ("off", "on"))
-    errors = 0.001 * (1 + SPREAD)[:, None]
-    return Measurement(errors[:, 0], np.array([2.0]), errors, "d", "error")
+    errors = 0.001 * (1 + SPREAD)[:, None]  # every run within 0.01 of the floor: reached
+    return Measurement(np.ones(len(SEEDS)), np.array([2.0]), errors, "d", "error")
 
 
 @pytest.fixture
@@ -62,7 +62,8 @@ def legend_texts(axes) -> list[str]:
 def test_the_title_states_law_verdict_profile_and_seeds(drawn, spec):
     verdict, figure = drawn(spec)
     title = figure._suptitle.get_text()
-    assert title == figure_title(verdict, "quick") == f"{spec} holds — profile quick, 8 seeds"
+    expected = "inconclusive" if spec == "R6b" else "holds"  # 8 of 8 runs: CP bound below 75%
+    assert title == figure_title(verdict, "quick") == f"{spec} {expected} — profile quick, 8 seeds"
 
 
 def test_a_rate_law_draws_the_rival_slope_and_decades(drawn):
