@@ -77,6 +77,9 @@ def test_measurement_contract_determinism_and_distinct_seeds(law: Law):
 
 
 NOT_YET_DECIDED = {  # inconclusive at the quick profile's budget: debt, named with why
+    "R2c": "16 seeds of 4 draws leave an interval about ±0.09 wide around a slope near 0 inside "
+    "a tolerance of 0.1, and a stage (12 s declared) exceeds quick's budget (10 s); it holds at "
+    "standard (100 of 100 calibration repeats)",
     "R4b": "about 100 seeds of 4 trained memories are needed for positive evidence (spread 0.08 "
     "a seed, finite-range bias 0.05 inside an allowance of 0.08); quick stops at 16",
 }
@@ -144,10 +147,12 @@ def test_a_claim_shifted_past_the_resolution_fails_on_the_same_data(law: Law):
 
 
 def _law_property(law: Law, max_examples: int = LAW_EXAMPLES[PROFILE], phases=LAW_PHASES[PROFILE]):
-    """The generic property of ``law`` over its check domain: never contradicted, rival
-    rejected. (Holding with positive evidence is asserted at the reference configuration, where
-    the law states its resolution.) A failure's final (under ``dev`` and ``thorough``, shrunk)
-    configuration is recorded for the report."""
+    """The generic property of ``law`` over its check domain: never contradicted, and the rival
+    rejected wherever the data can be judged (a measurement that cannot be, e.g. a boundary not
+    found inside the d range, is inconclusive with its reason). Holding with positive evidence
+    is asserted at the reference configuration, where the law states its resolution. A
+    failure's final (under ``dev`` and ``thorough``, shrunk) configuration is recorded for the
+    report."""
 
     @settings(max_examples=max_examples, phases=phases)
     @given(config=law_configs(law), seeds=seed_sets(SEEDS))
@@ -159,7 +164,8 @@ def _law_property(law: Law, max_examples: int = LAW_EXAMPLES[PROFILE], phases=LA
             assert math.isfinite(verdict.ci_low), verdict.reason
             return
         failure = ""
-        if verdict.verdict == FAILS or not verdict.rival_rejected:
+        judgeable = math.isfinite(verdict.ci_low)  # else inconclusive, with the reason
+        if verdict.verdict == FAILS or (judgeable and not verdict.rival_rejected):
             failure = f"{law.spec} {verdict.verdict}: {verdict.reason}"
         if failure and current_build_context().is_final:  # the smallest failing configuration
             outcome = {k: getattr(verdict, k) for k in ("verdict", "measured", "ci_low", "ci_high")}

@@ -28,7 +28,7 @@ def no_simulation(monkeypatch):
 
     monkeypatch.setattr(report_module, "run_laws", forbidden)
     monkeypatch.setattr(simulate_module, "train", forbidden)
-    monkeypatch.setattr("theory.calibration.check", forbidden)
+    monkeypatch.setattr("theory.calibration.check_in_stages", forbidden)
 
 
 def one_error_line(capsys) -> str:
