@@ -293,7 +293,7 @@ def train(
     n_seeds, n_lrs = len(seed_values), len(lr_values)
     shards = _shards(setup, n_seeds * n_lrs, device)
     on_cpu = torch.device(device).type == "cpu"
-    with _intra_op_threads(1) if on_cpu else contextlib.nullcontext():
+    with intra_op_threads(1) if on_cpu else contextlib.nullcontext():
         outcomes = _train_shards(setup, seed_values, lr_values, labels, shards, dtype, record_every)
     curves = torch.cat([outcome.curve for outcome in outcomes])  # [R, len(steps) or 1]
     finite = torch.cat([outcome.finite for outcome in outcomes])
@@ -362,7 +362,7 @@ def _shards(setup: TrainingSetup, n_replicas: int, device: str | torch.device) -
 
 
 @contextlib.contextmanager
-def _intra_op_threads(count: int) -> Iterator[None]:
+def intra_op_threads(count: int) -> Iterator[None]:
     """Run with ``count`` intra-op threads, then restore torch's setting. Training on the CPU runs
     one thread per shard: a parallel op waits for every core at each call, which costs more than
     it saves on ops this small, and far more on a busy machine."""

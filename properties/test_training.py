@@ -104,7 +104,7 @@ def trained_model(kind: type, setup: TrainingSetup, seeds: list[int], lrs: list[
     labels = modular_targets(setup.n_tokens, setup.n_classes)
     tokens = tokens.repeat_interleave(len(lrs), dim=0)
     batches = training._Batches(setup, tokens, labels, torch.float32)
-    with training._intra_op_threads(1):  # as train runs a shard
+    with training.intra_op_threads(1):  # as train runs a shard
         for t in range(setup.niter):
             model.step(*batches.rows(t), 1.0)
     return model, population_error(readout(model.scores()), labels, p)

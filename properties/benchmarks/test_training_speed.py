@@ -13,14 +13,12 @@ import io
 import itertools
 import statistics
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 import torch
 
 from kernel.reference_training import train_reference
-from kernel.training import TrainingSetup, train
+from kernel.training import TrainingSetup, intra_op_threads, train
 from theory.simulate import checked_grid, expand, setup_of, simulate
 
 PAPER_SEEDS = list(range(10))
@@ -63,17 +61,6 @@ def test_train_a_paper_grid_group(benchmark, name):
     benchmark.pedantic(train, (SETUPS[name], PAPER_SEEDS, PAPER_LRS), rounds=3)
 
 
-@contextmanager
-def threads(count: int) -> Iterator[None]:
-    """Run with ``count`` torch threads, then restore the setting."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def _median_seconds(function, repeats: int = 3) -> float:
     times = []
     for _ in range(repeats):
@@ -100,7 +87,7 @@ def test_group_against_the_baseline(benchmark, name):
     setup = _setup(model, optimizer, int(rest[-1][1:]), 16, layernorm="layernorm" in rest)
     group = (setup, PAPER_SEEDS, PAPER_LRS)
     benchmark.pedantic(train, group, rounds=3, warmup_rounds=1)
-    with threads(1):
+    with intra_op_threads(1):
         baseline = _median_seconds(lambda: _baseline(setup)) * 10 / len(BASELINE_SEEDS)
         one_thread = _median_seconds(lambda: train(*group))
     benchmark.extra_info |= {
@@ -116,7 +103,7 @@ def test_simulate_paper_subset(benchmark):
     baseline (one thread, once) and ``ratio``, baseline over ours."""
     runs = expand(checked_grid(SUBSET))
     benchmark.pedantic(lambda: simulate(runs, io.StringIO()), rounds=1)
-    with threads(1):
+    with intra_op_threads(1):
         start = time.perf_counter()
         for run in runs:
             train_reference(setup_of(run), run["seed"], run["lr"])
@@ -144,7 +131,7 @@ def test_machine_limits(benchmark):
     a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
     benchmark.pedantic(target.copy_, (source,), rounds=5, warmup_rounds=1)
     for label, count in (("", torch.get_num_threads()), ("_one_thread", 1)):
-        with threads(count):
+        with intra_op_threads(count):
             copy = 2 * source.numel() * 4 / _best(lambda: target.copy_(source))
             product = 2048**3 / _best(lambda: a @ b)
         benchmark.extra_info |= {
