@@ -107,6 +107,24 @@ def test_a_changed_claim_or_measurement_makes_the_calibration_stale(tmp_path, ch
     assert calibration_status(law, stored)["flag"].startswith("stale")
 
 
+class CopiedR1(type(get_law("R1"))):
+    """R1 under another name, in another module: the same behaviour."""
+
+
+class CostlierR1(type(get_law("R1"))):
+    """R1 declaring a higher cost per seed: the report plans fewer looks for it."""
+
+    seconds_per_seed = 1.0
+
+
+def test_the_fingerprint_follows_behaviour_not_source(monkeypatch):
+    original = law_fingerprint(get_law("R1"))
+    assert law_fingerprint(CopiedR1()) == original  # moved or renamed code keeps it
+    assert law_fingerprint(CostlierR1()) != original  # other looks: stale
+    monkeypatch.setattr("theory.verify.FIRST_LOOK_SHARE", 0.5)  # another verdict rule: stale
+    assert law_fingerprint(CopiedR1()) != original
+
+
 def test_a_law_without_calibration_is_flagged_and_its_rates_unknown():
     status = calibration_status(get_law("R1"), {})
     assert status["flag"].startswith("not calibrated")

@@ -8,9 +8,9 @@ whose reference configuration has changed since shows as stale rather than as ca
 
 A law is flagged when, at the ``standard`` profile, its false-alarm rate exceeds 1%, its power
 against the rival or against the near alternative (``theory.calibration``) is below 90%, it has
-fewer than 100 repeats, its fingerprint (``theory.fingerprint``: claim, verdict rule, code and a
-probe measurement) differs from the law's now, or it has no calibration at all. Open claims (laws
-that take no side) have no true reading to raise false alarms on and are not flagged.
+fewer than 100 repeats, its fingerprint (``theory.fingerprint``: claim, probe measurement and
+the verdict rule's behaviour) differs from the law's now, or it has no calibration at all. Open
+claims (laws that take no side) have no true reading to raise false alarms on and are not flagged.
 """
 
 from __future__ import annotations

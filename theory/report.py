@@ -224,7 +224,8 @@ def calibration_table(records: Sequence[dict[str, Any]], family: dict[str, Any])
         "stated resolution, or for an ordering no effect beyond its minimum); brackets are exact "
         f"{RATE_LEVEL:.0%} intervals. A law is flagged when its false-alarm rate exceeds "
         f"{MAX_FALSE_ALARM_RATE:.0%}, either power is below {MIN_POWER:.0%}, or its calibration is "
-        "missing or stale (its fingerprint: claim, verdict rule, code and a probe measurement). "
+        "missing or stale (its fingerprint: claim, probe measurement and verdict rule, by "
+        "behaviour). "
         "Open claims take no side and have no false alarms to count.",
         "",
         "| law | repeats | false-alarm rate | power | near power | flag |",

@@ -216,6 +216,14 @@ def check(
     return verdict, measurement
 
 
+def planned_looks(law: Law, profile_name: str) -> list[int]:
+    """Cumulative seed counts of the looks ``law`` may take at a profile: the first look, then
+    each later stage whose new seeds' declared cost fits the profile's ``stage_seconds``."""
+    sizes = stage_sizes(profile_name)
+    budget = profile(profile_name).stage_seconds
+    return sizes[:1] + [n for n in sizes[1:] if (n - n // 4) * law.seconds_per_seed <= budget]
+
+
 def check_in_stages(
     law: Law, config: Config, profile_name: str, repeat: int = -1, device: str = "cpu"
 ) -> tuple[Verdict, Measurement]:
@@ -223,13 +231,7 @@ def check_in_stages(
     as many seeds, up to the profile's seed budget and as long as the law's declared cost of a
     stage fits the profile's (``repeat``: the report's seeds for -1, else a calibration set)."""
     start = time.perf_counter()
-    block, sizes = seed_block(profile_name, repeat), stage_sizes(profile_name)
-    affordable = [
-        n
-        for n in sizes[1:]
-        if (n - n // 4) * law.seconds_per_seed <= profile(profile_name).stage_seconds
-    ]
-    sizes = sizes[:1] + affordable
+    block, sizes = seed_block(profile_name, repeat), planned_looks(law, profile_name)
     levels = look_levels(len(sizes))
     measurement, done = None, 0
     for look, size in enumerate(sizes):
