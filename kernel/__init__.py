@@ -1,6 +1,6 @@
 """memlaws' kernel: random-embedding associative memories, their schemes and exact errors."""
 
-from kernel.data import (
+from memlaws.kernel.data import (
     checked_targets,
     expected_memoriser_error,
     memoriser_error,
@@ -9,8 +9,8 @@ from kernel.data import (
     sample_tokens,
     zipf_probabilities,
 )
-from kernel.embeddings import input_embeddings, output_embeddings
-from kernel.memory import (
+from memlaws.kernel.embeddings import input_embeddings, output_embeddings
+from memlaws.kernel.memory import (
     class_sums,
     matrix_scores,
     memory_matrix,
@@ -19,8 +19,8 @@ from kernel.memory import (
     readout,
     scheme_errors,
 )
-from kernel.reference_training import train_reference
-from kernel.schemes import (
+from memlaws.kernel.reference_training import train_reference
+from memlaws.kernel.schemes import (
     SCHEMES,
     count_ranking,
     empirical_power_weights,
@@ -31,8 +31,8 @@ from kernel.schemes import (
     threshold_counts_weights,
     threshold_weights,
 )
-from kernel.training import TrainingResult, TrainingSetup, train
-from kernel.update_approximation import (
+from memlaws.kernel.training import TrainingResult, TrainingSetup, train
+from memlaws.kernel.update_approximation import (
     approximate_error_curves,
     approximate_weight_curves,
     approximate_weights,

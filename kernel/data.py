@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import torch
 
-from kernel import streams
-from kernel.validation import nonnegative_int, positive_float, positive_int, seed_list
+from memlaws.kernel import streams
+from memlaws.kernel.validation import nonnegative_int, positive_float, positive_int, seed_list
 
 
 def zipf_probabilities(n_tokens: int, alpha: float) -> torch.Tensor:

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import torch
 
-from kernel import streams
-from kernel.validation import choice, positive_int, seed_list
+from memlaws.kernel import streams
+from memlaws.kernel.validation import choice, positive_int, seed_list
 
 OUTPUT_KINDS = ("sphere", "gaussian")
 

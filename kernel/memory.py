@@ -14,9 +14,15 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from kernel import streams
-from kernel.embeddings import OUTPUT_KINDS, scale_outputs
-from kernel.validation import choice, dimension_list, positive_int, seed_list, weights_tensor
+from memlaws.kernel import streams
+from memlaws.kernel.embeddings import OUTPUT_KINDS, scale_outputs
+from memlaws.kernel.validation import (
+    choice,
+    dimension_list,
+    positive_int,
+    seed_list,
+    weights_tensor,
+)
 
 CHUNK_BYTES = 64 * 2**20  # memory for one chunk of raw input embeddings
 CACHE_BYTES = 256 * 2**20  # keep raw embeddings between the two passes below this size
@@ -88,7 +94,7 @@ def scheme_errors(
     (for schemes such as thresholding with ``P = d/8``). ``probabilities`` is the measure the
     error is taken under, ``p`` (``[N]``), or one measure per seed (``[R, N]``, e.g. uniform on
     the tokens a sample has seen). Embeddings are drawn from each seed's
-    stream (``kernel.embeddings``), chunk by chunk, so memory stays at
+    stream (``memlaws.kernel.embeddings``), chunk by chunk, so memory stays at
     ``O(chunk·d_max + d_max·M)`` whatever ``N``. Returns float64 ``[R, len(dims)]``.
     """
     seed_values = seed_list("seeds", seeds)

@@ -1,6 +1,6 @@
 """The straightforward trainer: one run (one seed, one step size) at a time, torch autograd and
 hand-rolled SGD / Adam steps, for the same models, draws, step scalings and schedules as
-``kernel.training.train``. It is the oracle the fast trainer is checked against and the
+``memlaws.kernel.training.train``. It is the oracle the fast trainer is checked against and the
 baseline its speed is measured against; it shares only the setup's definitions and the draws.
 """
 
@@ -11,9 +11,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from kernel.data import sample_tokens, zipf_probabilities
-from kernel.memory import population_error
-from kernel.training import (
+from memlaws.kernel.data import sample_tokens, zipf_probabilities
+from memlaws.kernel.memory import population_error
+from memlaws.kernel.training import (
     ADAM_EPS,
     LAYERNORM_EPS,
     TrainingResult,
@@ -22,7 +22,7 @@ from kernel.training import (
     recorded_steps,
     training_targets,
 )
-from kernel.validation import nonnegative_float, nonnegative_int, seed_list
+from memlaws.kernel.validation import nonnegative_float, nonnegative_int, seed_list
 
 
 def reference_logits(

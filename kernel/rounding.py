@@ -23,9 +23,15 @@ from collections.abc import Sequence
 
 import torch
 
-from kernel import streams
-from kernel.embeddings import OUTPUT_KINDS, scale_outputs
-from kernel.validation import choice, dimension_list, positive_int, seed_list, weights_tensor
+from memlaws.kernel import streams
+from memlaws.kernel.embeddings import OUTPUT_KINDS, scale_outputs
+from memlaws.kernel.validation import (
+    choice,
+    dimension_list,
+    positive_int,
+    seed_list,
+    weights_tensor,
+)
 
 ROUNDING_CHAIN_EXTRA = 8  # roundings outside the three inner products (scalings, normalisation)
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from kernel import streams
-from kernel.validation import choice, int_in_range, positive_float, seed_list
+from memlaws.kernel import streams
+from memlaws.kernel.validation import choice, int_in_range, positive_float, seed_list
 
 SCHEMES = ("power", "threshold", "fill", "empirical_power", "threshold_counts", "fill_seen")
 

@@ -48,11 +48,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from kernel import streams
-from kernel.data import checked_targets, modular_targets, sample_tokens, zipf_probabilities
-from kernel.embeddings import OUTPUT_KINDS, input_embeddings, output_embeddings
-from kernel.memory import population_error, readout
-from kernel.validation import (
+from memlaws.kernel import streams
+from memlaws.kernel.data import checked_targets, modular_targets, sample_tokens, zipf_probabilities
+from memlaws.kernel.embeddings import OUTPUT_KINDS, input_embeddings, output_embeddings
+from memlaws.kernel.memory import population_error, readout
+from memlaws.kernel.validation import (
     choice,
     flag,
     nonnegative_float,
@@ -92,7 +92,7 @@ class TrainingSetup:
     ``n_tokens`` N, ``n_classes`` M, ``dim`` d, Zipf exponent ``alpha``; ``n_samples`` T tokens
     seen once, in ``T / batch_size`` consecutive batches. ``init`` is ``W₀`` (entries
     ``N(0, 1/d)`` or zero; the exponential model has no ``W`` and takes only ``"random"``),
-    ``outputs`` the draw of ``U`` (``kernel.embeddings``). ``schedule``: ``"constant"``;
+    ``outputs`` the draw of ``U`` (``memlaws.kernel.embeddings``). ``schedule``: ``"constant"``;
     ``"step"``, the step size times ``decay_factor`` from step ``decay_step`` on (0-based);
     ``"cosine"``, times ``(1 + cos(π t / niter)) / 2`` at step ``t``. Adam uses ``betas`` and,
     when ``dim_scaled_adam``, steps ``γ/d`` on ``W`` and ``γ/√d`` on ``E`` and ``U``; SGD steps
@@ -225,8 +225,8 @@ def initial_parameters(
     device: str | torch.device = "cpu",
 ) -> dict[str, torch.Tensor]:
     """The model's parameters before training, per seed: ``E`` ``[S, N, d]`` (shared with
-    ``kernel.memory.scheme_errors``), ``U`` ``[S, d, M]``, and ``W`` ``[S, d, d]`` unless the
-    model is exponential. Fresh tensors, copied from the last draws (a sweep draws the same
+    ``memlaws.kernel.memory.scheme_errors``), ``U`` ``[S, d, M]``, and ``W`` ``[S, d, d]`` unless
+    the model is exponential. Fresh tensors, copied from the last draws (a sweep draws the same
     seeds' embeddings and ``W₀`` for group after group)."""
     seed_values = seed_list("seeds", seeds)
     n, m, d = setup.n_tokens, setup.n_classes, setup.dim
@@ -279,7 +279,8 @@ def train(
 ) -> TrainingResult:
     """Train ``setup`` for every seed × step size at once; population errors ``[S, L]``.
 
-    A seed fixes the embeddings, ``W₀`` and the data (``kernel.data.sample_tokens``); ``targets``
+    A seed fixes the embeddings, ``W₀`` and the data (``memlaws.kernel.data.sample_tokens``);
+    ``targets``
     is ``f*`` (default ``x mod M``). ``record_every = k > 0`` also records the error every
     ``k`` steps (``TrainingResult.curves``); ``return_params`` returns the final parameters.
     """

@@ -5,8 +5,9 @@ other logits are zero, ``q ← φ_γ(q) = q + γ / (1 + e^q / (M − 1))``, from
 With batches of ``B`` tokens, each token's ``q`` moves once per batch, by
 ``n_{x,batch} · (γ/B) / (1 + e^q / (M − 1))`` with ``q`` from before the batch (``B = 1`` gives
 ``q_T(x) = φ_γ^{n_x}(0)``). The data are the trainer's: seed ``s`` draws
-``kernel.data.sample_tokens(p, T, s)``, so the memory ``kernel.memory.scheme_errors(q, …,
-outputs="sphere")`` is comparable, step by step, with ``kernel.training.train`` from ``W₀ = 0``.
+``memlaws.kernel.data.sample_tokens(p, T, s)``, so the memory
+``memlaws.kernel.memory.scheme_errors(q, …, outputs="sphere")`` is comparable, step by step, with
+``memlaws.kernel.training.train`` from ``W₀ = 0``.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from collections.abc import Sequence
 
 import torch
 
-from kernel.data import sample_tokens
-from kernel.memory import scheme_errors
-from kernel.training import recorded_steps
-from kernel.validation import nonnegative_float, positive_int, seed_list, weights_tensor
+from memlaws.kernel.data import sample_tokens
+from memlaws.kernel.memory import scheme_errors
+from memlaws.kernel.training import recorded_steps
+from memlaws.kernel.validation import nonnegative_float, positive_int, seed_list, weights_tensor
 
 
 def update_map(q: torch.Tensor, gamma: float, n_classes: int) -> torch.Tensor:
@@ -55,7 +56,7 @@ def approximate_weight_curves(
     record_every: int = 1,
 ) -> tuple[list[int], torch.Tensor]:
     """``q`` after step 0 (``q = 0``), every ``record_every``-th step and the last step
-    (``T / B`` steps), as in ``kernel.training.train``'s curves: the steps and float64
+    (``T / B`` steps), as in ``memlaws.kernel.training.train``'s curves: the steps and float64
     ``[R, len(steps), N]``."""
     probabilities = torch.as_tensor(probabilities)
     if probabilities.ndim != 1:

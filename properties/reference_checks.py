@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from functools import cache
 
-from theory.law import Measurement
-from theory.registry import get_law
-from theory.verify import Verdict, check_in_stages
+from memlaws.theory.law import Measurement
+from memlaws.theory.registry import get_law
+from memlaws.theory.verify import Verdict, check_in_stages
 
 
 @cache

@@ -8,8 +8,8 @@ import math
 import torch
 from hypothesis import strategies as st
 
-from theory.law import Config, Law, Parameter
-from theory.profiles import SEED_SPACES
+from memlaws.theory.law import Config, Law, Parameter
+from memlaws.theory.profiles import SEED_SPACES
 
 
 def parameter_values(parameter: Parameter) -> st.SearchStrategy[float | int]:
@@ -40,7 +40,7 @@ def law_configs(law: Law) -> st.SearchStrategy[Config]:
 
 def seed_sets(count: int) -> st.SearchStrategy[list[int]]:
     """``count`` consecutive seeds from a drawn base in the properties' own seed space
-    (``theory.profiles.SEED_SPACES["property"]``), disjoint from the report's and the
+    (``memlaws.theory.profiles.SEED_SPACES["property"]``), disjoint from the report's and the
     calibration's."""
     low, high = SEED_SPACES["property"]
     return st.integers(low, high - count).map(lambda base: list(range(base, base + count)))

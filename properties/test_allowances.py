@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from theory.registry import get_law
+from memlaws.theory.registry import get_law
 
 EXPLORATION = list(range(5_000, 9_000))
 

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from theory.calibration import calibrate
-from theory.registry import all_laws
+from memlaws.theory.calibration import calibrate
+from memlaws.theory.registry import all_laws
 
 REPEATS = 100
 LAWS = all_laws()
@@ -27,7 +27,7 @@ def test_false_alarm_rate_below_one_in_a_hundred(law, tmp_path):
 
 PEAK_MEMORY = """
 import resource, torch
-from kernel import modular_targets, power_weights, scheme_errors, zipf_probabilities
+from memlaws.kernel import modular_targets, power_weights, scheme_errors, zipf_probabilities
 p = zipf_probabilities(1_000_000, 2.0)
 scheme_errors(power_weights(p, 1.0), p, modular_targets(1_000_000, 5), 5, [1024], [0])
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

@@ -8,16 +8,16 @@ import math
 
 import pytest
 
-from theory.calibration import summarise
-from theory.calibration_record import (
+from memlaws.theory.calibration import summarise
+from memlaws.theory.calibration_record import (
     calibration_status,
     family_false_alarms,
     load_calibration,
     rate_interval,
     store_calibration,
 )
-from theory.fingerprint import law_fingerprint
-from theory.registry import all_laws, get_law
+from memlaws.theory.fingerprint import law_fingerprint
+from memlaws.theory.registry import all_laws, get_law
 
 LAWS = all_laws()
 STORED = load_calibration()
@@ -121,7 +121,9 @@ def test_the_fingerprint_follows_behaviour_not_source(monkeypatch):
     original = law_fingerprint(get_law("R1"))
     assert law_fingerprint(CopiedR1()) == original  # moved or renamed code keeps it
     assert law_fingerprint(CostlierR1()) != original  # other looks: stale
-    monkeypatch.setattr("theory.verify.FIRST_LOOK_SHARE", 0.5)  # another verdict rule: stale
+    monkeypatch.setattr(
+        "memlaws.theory.verify.FIRST_LOOK_SHARE", 0.5
+    )  # another verdict rule: stale
     assert law_fingerprint(CopiedR1()) != original
 
 

@@ -12,13 +12,13 @@ import types
 import numpy as np
 import pytest
 
-from theory import report as report_module
-from theory.cli import main
-from theory.counterexamples import record_counterexample
-from theory.law import Measurement
-from theory.optimisation import paired
-from theory.paper_figures import PaperFigure
-from theory.verify import judge
+from memlaws.theory import report as report_module
+from memlaws.theory.cli import main
+from memlaws.theory.counterexamples import record_counterexample
+from memlaws.theory.law import Measurement
+from memlaws.theory.optimisation import paired
+from memlaws.theory.paper_figures import PaperFigure
+from memlaws.theory.verify import judge
 
 
 def test_laws_json_lists_every_law(capsys):
@@ -269,7 +269,7 @@ def test_unknown_profile_is_refused(capsys):
 @pytest.fixture
 def fast_checks(monkeypatch):
     """Calibration checks that return at once (a made-up verdict that holds); the list of calls."""
-    import theory.calibration as calibration_module
+    import memlaws.theory.calibration as calibration_module
 
     calls = []
 
@@ -288,7 +288,7 @@ def fast_checks(monkeypatch):
 def test_an_interrupted_calibration_says_how_to_continue(
     tmp_path, capsys, monkeypatch, fast_checks
 ):
-    import theory.calibration as calibration_module
+    import memlaws.theory.calibration as calibration_module
 
     out = tmp_path / "calibration.jsonl"
     fake = calibration_module.check_in_stages

@@ -1,11 +1,12 @@
 """CPU/CUDA agreement. Every check compares a CPU float32 computation with a *candidate*: the same
 computation on CUDA (marker ``gpu``, ``tox -e gpu``; skipped without a device) or, on a machine
 without one, the same computation on the CPU in float64, whose rounding differs as much as a
-device's does. Random draws are made on the CPU by ``kernel.streams`` whatever the device, so
-both sides run the same experiment.
+device's does. Random draws are made on the CPU by ``memlaws.kernel.streams`` whatever the device,
+so both sides run the same experiment.
 
 - Population errors agree except on near-ties: the difference is at most the ``p``-mass of the
-  tokens whose exact top-two gap lies within the float32 rounding bound (``kernel.rounding``),
+  tokens whose exact top-two gap lies within the float32 rounding bound
+  (``memlaws.kernel.rounding``),
   plus the rounding of the error's float64 sum over ``N`` tokens, which devices order
   differently (``N·2⁻⁵²``; seen on an H100: 1.4e-17 with no near-tie at all).
 - Trainers: long float32 runs give final errors over seeds that a Welch two-sample t-test at
@@ -24,14 +25,14 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from kernel import modular_targets, power_weights, scheme_errors, threshold_weights
-from kernel.data import zipf_probabilities
-from kernel.rounding import near_tie_mass
-from kernel.training import TrainingSetup, train
-from theory.cli import main
-from theory.profiles import seeds_for
-from theory.registry import all_laws
-from theory.verify import check
+from memlaws.kernel import modular_targets, power_weights, scheme_errors, threshold_weights
+from memlaws.kernel.data import zipf_probabilities
+from memlaws.kernel.rounding import near_tie_mass
+from memlaws.kernel.training import TrainingSetup, train
+from memlaws.theory.cli import main
+from memlaws.theory.profiles import seeds_for
+from memlaws.theory.registry import all_laws
+from memlaws.theory.verify import check
 
 HAS_CUDA = torch.cuda.is_available()
 CUDA = pytest.param(

@@ -9,16 +9,16 @@ import pytest
 from matplotlib.ticker import LogLocator
 from scipy import stats
 
-from theory import figures
-from theory.figures import figure_title, law_figure, mean_and_band
-from theory.law import Measurement
-from theory.optimisation import paired
-from theory.paper_figures import budget_for
-from theory.paper_figures.common import BAND_LEVEL, FILL_ALPHA, bands_text
-from theory.paper_figures.memories import fill_phase_caption
-from theory.registry import get_law
-from theory.statistics import loglog_slopes
-from theory.verify import judge
+from memlaws.theory import figures
+from memlaws.theory.figures import figure_title, law_figure, mean_and_band
+from memlaws.theory.law import Measurement
+from memlaws.theory.optimisation import paired
+from memlaws.theory.paper_figures import budget_for
+from memlaws.theory.paper_figures.common import BAND_LEVEL, FILL_ALPHA, bands_text
+from memlaws.theory.paper_figures.memories import fill_phase_caption
+from memlaws.theory.registry import get_law
+from memlaws.theory.statistics import loglog_slopes
+from memlaws.theory.verify import judge
 
 SEEDS = list(range(8))
 SPREAD = np.linspace(-1, 1, len(SEEDS))

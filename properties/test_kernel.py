@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-from kernel import (
+from memlaws.kernel import (
     checked_targets,
     expected_memoriser_error,
     fill_weights,

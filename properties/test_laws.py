@@ -14,13 +14,13 @@ from hypothesis import Phase, given, note, settings
 from hypothesis.control import current_build_context
 
 from conftest import LAW_EXAMPLES, LAW_PHASES, PROFILE
+from memlaws.theory.counterexamples import latest_counterexamples, record_counterexample
+from memlaws.theory.law import Law, Measurement, Parameter, Prediction
+from memlaws.theory.profiles import profile
+from memlaws.theory.registry import all_laws
+from memlaws.theory.verify import FAILS, HOLDS, INCONCLUSIVE, check, judge
 from properties.reference_checks import reference_check
 from properties.strategies import law_configs, seed_sets
-from theory.counterexamples import latest_counterexamples, record_counterexample
-from theory.law import Law, Measurement, Parameter, Prediction
-from theory.profiles import profile
-from theory.registry import all_laws
-from theory.verify import FAILS, HOLDS, INCONCLUSIVE, check, judge
 
 LAWS = all_laws()
 IDS = [law.spec for law in LAWS]

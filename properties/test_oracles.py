@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from kernel import (
+from memlaws.kernel import (
     empirical_power_weights,
     fill_seen_weights,
     fill_weights,
@@ -19,8 +19,8 @@ from kernel import (
     threshold_weights,
     zipf_probabilities,
 )
-from kernel.data import sample_tokens
-from kernel.training import TrainingSetup, initial_parameters, train
+from memlaws.kernel.data import sample_tokens
+from memlaws.kernel.training import TrainingSetup, initial_parameters, train
 
 N, ALPHA = 50, 2.0
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from theory.paper_figures import (
+from memlaws.theory.paper_figures import (
     PAPER_FIGURE_COUNT,
     Arrays,
     budget_for,
@@ -20,7 +20,7 @@ from theory.paper_figures import (
     schemes_in_d_data,
     write_paper_figures,
 )
-from theory.progress import Progress
+from memlaws.theory.progress import Progress
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

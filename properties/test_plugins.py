@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from theory import registry
-from theory.cli import main
-from theory.conjectures.correlation_capacity import CorrelationCapacity
-from theory.law import Config, Law, Measurement, Parameter, Prediction
-from theory.registry import all_laws, get_law
+from memlaws.theory import registry
+from memlaws.theory.cli import main
+from memlaws.theory.conjectures.correlation_capacity import CorrelationCapacity
+from memlaws.theory.law import Config, Law, Measurement, Parameter, Prediction
+from memlaws.theory.registry import all_laws, get_law
 
 FAKE_PACKAGE = "memlaws_fake_conjectures"
 
@@ -108,7 +108,7 @@ def toy_module(spec: str) -> str:
     """The source of a conjecture module declaring one law, ``spec``."""
     return (
         f"from {__name__} import ToyLaw\n"
-        "from theory.registry import registered\n\n\n"
+        "from memlaws.theory.registry import registered\n\n\n"
         "@registered\n"
         "class Declared(ToyLaw):\n"
         f"    spec = {spec!r}\n"

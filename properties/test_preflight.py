@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from memlaws.theory import cost, preflight
+from memlaws.theory import report as report_module
+from memlaws.theory import simulate as simulate_module
+from memlaws.theory.cli import main
+from memlaws.theory.preflight import check_device
 from properties.test_simulate import SMALL, write_grid
-from theory import cost, preflight
-from theory import report as report_module
-from theory import simulate as simulate_module
-from theory.cli import main
-from theory.preflight import check_device
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def no_simulation(monkeypatch):
 
     monkeypatch.setattr(report_module, "run_laws", forbidden)
     monkeypatch.setattr(simulate_module, "train", forbidden)
-    monkeypatch.setattr("theory.calibration.check_in_stages", forbidden)
+    monkeypatch.setattr("memlaws.theory.calibration.check_in_stages", forbidden)
 
 
 def one_error_line(capsys) -> str:
@@ -100,7 +100,7 @@ def test_a_missing_cuda_device_is_named_with_those_present(one_gpu):
 
 
 def test_the_device_used_is_recorded(one_gpu):
-    from theory.provenance import device_description
+    from memlaws.theory.provenance import device_description
 
     assert device_description("cuda:0") == "cuda:0 (Fake GPU)"
     assert device_description("cpu").startswith("cpu (")
@@ -233,7 +233,7 @@ REFERENCE_SETUP = {
 
 
 def test_the_memory_estimate_grows_with_each_dimension():
-    from kernel.training import TrainingSetup
+    from memlaws.kernel.training import TrainingSetup
 
     def need(**change) -> int:
         fields = REFERENCE_SETUP | change
@@ -267,7 +267,7 @@ def test_version_help_and_exit_codes(capsys):
 
 
 def preflight_version() -> str:
-    from theory.provenance import version
+    from memlaws.theory.provenance import version
 
     return version()
 

@@ -1,6 +1,6 @@
 """``memlaws simulate``: a header line with the provenance, then one JSON line per run in the
-paper's spelling, the same numbers as ``kernel.training.train``, resumable, and invalid grids
-refused before any run starts."""
+paper's spelling, the same numbers as ``memlaws.kernel.training.train``, resumable, and invalid
+grids refused before any run starts."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from kernel.training import TrainingSetup, train
-from theory import simulate as simulate_module
-from theory.cli import main
-from theory.simulate import HEADER, LINE
+from memlaws.kernel.training import TrainingSetup, train
+from memlaws.theory import simulate as simulate_module
+from memlaws.theory.cli import main
+from memlaws.theory.simulate import HEADER, LINE
 
 GRID = {
     "model": ["matrix", "exponential"],
@@ -271,7 +271,7 @@ def test_a_real_sigint_ends_cleanly_with_whole_lines(tmp_path):
     line saying how many runs were written and how to resume."""
     grid = {"model": "exponential", "N": 20, "d": list(range(2, 2002)), "ntrain": 512}
     out = tmp_path / "runs.jsonl"
-    command = [sys.executable, "-m", "theory.cli", "simulate", write_grid(tmp_path, grid)]
+    command = [sys.executable, "-m", "memlaws.theory.cli", "simulate", write_grid(tmp_path, grid)]
     environment = os.environ | {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(
         [*command, "--out", str(out)],

@@ -14,11 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from memlaws.theory import executors
+from memlaws.theory.cli import main
+from memlaws.theory.executors import simulate_on
+from memlaws.theory.simulate import LINE, checked_grid, expand, simulate
 from properties.test_simulate import GRID, N_RUNS, read_lines, write_grid
-from theory import executors
-from theory.cli import main
-from theory.executors import simulate_on
-from theory.simulate import LINE, checked_grid, expand, simulate
 
 distributed = pytest.importorskip("distributed")
 

@@ -10,15 +10,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from theory.law import Law, Measurement, Prediction
-from theory.statistics import (
+from memlaws.theory.law import Law, Measurement, Prediction
+from memlaws.theory.statistics import (
     first_crossing,
     geometric_grid,
     log_factor_slope,
     loglog_slopes,
     t_interval,
 )
-from theory.verify import FAILS, HOLDS, INCONCLUSIVE, judge
+from memlaws.theory.verify import FAILS, HOLDS, INCONCLUSIVE, judge
 
 exponents = st.floats(-3.0, 3.0, allow_nan=False)
 

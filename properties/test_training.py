@@ -21,11 +21,11 @@ import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from kernel import sample_counts, training, zipf_probabilities
-from kernel.data import modular_targets, sample_tokens
-from kernel.memory import population_error, readout
-from kernel.reference_training import train_reference
-from kernel.training import (
+from memlaws.kernel import sample_counts, training, zipf_probabilities
+from memlaws.kernel.data import modular_targets, sample_tokens
+from memlaws.kernel.memory import population_error, readout
+from memlaws.kernel.reference_training import train_reference
+from memlaws.kernel.training import (
     INITS,
     MODELS,
     OPTIMIZERS,
@@ -34,7 +34,11 @@ from kernel.training import (
     initial_weights,
     train,
 )
-from kernel.update_approximation import approximate_weight_curves, approximate_weights, update_map
+from memlaws.kernel.update_approximation import (
+    approximate_weight_curves,
+    approximate_weights,
+    update_map,
+)
 
 RELATIVE_TOLERANCE = 1e-6
 COMBINATIONS = [

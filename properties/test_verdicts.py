@@ -11,13 +11,13 @@ import math
 import numpy as np
 import pytest
 
-from kernel import expected_memoriser_error, zipf_probabilities
+from memlaws.kernel import expected_memoriser_error, zipf_probabilities
+from memlaws.theory.law import Law, Measurement, Parameter, Prediction
+from memlaws.theory.profiles import SEED_SPACES, draws, seed_block, stage_sizes, tuning_seeds
+from memlaws.theory.registry import all_laws, get_law
+from memlaws.theory.statistics import loglog_slopes
+from memlaws.theory.verify import FAILS, HOLDS, INCONCLUSIVE, check_in_stages, judge, look_levels
 from properties.reference_checks import reference_check
-from theory.law import Law, Measurement, Parameter, Prediction
-from theory.profiles import SEED_SPACES, draws, seed_block, stage_sizes, tuning_seeds
-from theory.registry import all_laws, get_law
-from theory.statistics import loglog_slopes
-from theory.verify import FAILS, HOLDS, INCONCLUSIVE, check_in_stages, judge, look_levels
 
 
 class Toy(Law):

@@ -3,10 +3,10 @@ the true law is declared failing (false alarms), how often its rival is rejected
 and how often a near alternative is rejected (near power): the claim shifted by the law's
 stated resolution, or for an ordering "no effect beyond the minimum".
 
-Each repeat runs the check exactly as the report does (``theory.verify.check_in_stages``, with
-calibration repeat ``i``'s seeds) and appends a row at once, with the per-seed statistics, so
+Each repeat runs the check exactly as the report does (``memlaws.theory.verify.check_in_stages``,
+with calibration repeat ``i``'s seeds) and appends a row at once, with the per-seed statistics, so
 that an interrupted calibration resumes where it stopped. Rows carry the law's fingerprint
-(``theory.fingerprint``): rows of another fingerprint are stale and rerun.
+(``memlaws.theory.fingerprint``): rows of another fingerprint are stale and rerun.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from kernel.validation import positive_int
-from theory.fingerprint import law_fingerprint
-from theory.law import Law
-from theory.progress import Progress
-from theory.registry import all_laws
-from theory.verify import FAILS, HOLDS, INCONCLUSIVE, check_in_stages
+from memlaws.kernel.validation import positive_int
+from memlaws.theory.fingerprint import law_fingerprint
+from memlaws.theory.law import Law
+from memlaws.theory.progress import Progress
+from memlaws.theory.registry import all_laws
+from memlaws.theory.verify import FAILS, HOLDS, INCONCLUSIVE, check_in_stages
 
 
 def _done(path: Path) -> dict[tuple[str, int], dict[str, Any]]:

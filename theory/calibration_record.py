@@ -1,16 +1,17 @@
 """The stored calibration of every law's verifier and the flags it raises.
 
-A calibration summary (``theory.calibration.summarise``) says, for one law, how often the true law
-was declared failing (false-alarm rate) and how often its rival was rejected (power) over
+A calibration summary (``memlaws.theory.calibration.summarise``) says, for one law, how often the
+true law was declared failing (false-alarm rate) and how often its rival was rejected (power) over
 independent seed sets. Summaries are stored per law in a JSON file (the shipped one is
 ``theory/calibrated/standard.json``), with the configuration they were measured on, so that a law
 whose reference configuration has changed since shows as stale rather than as calibrated.
 
 A law is flagged when, at the ``standard`` profile, its false-alarm rate exceeds 1%, its power
-against the rival or against the near alternative (``theory.calibration``) is below 90%, it has
-fewer than 100 repeats, its fingerprint (``theory.fingerprint``: claim, probe measurement and
-the verdict rule's behaviour) differs from the law's now, or it has no calibration at all. Open
-claims (laws that take no side) have no true reading to raise false alarms on and are not flagged.
+against the rival or against the near alternative (``memlaws.theory.calibration``) is below 90%, it
+has fewer than 100 repeats, its fingerprint (``memlaws.theory.fingerprint``: claim, probe
+measurement and the verdict rule's behaviour) differs from the law's now, or it has no calibration
+at all. Open claims (laws that take no side) have no true reading to raise false alarms on and
+are not flagged.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from typing import Any
 
 from scipy import stats
 
-from theory.fingerprint import law_fingerprint
-from theory.law import Law
+from memlaws.theory.fingerprint import law_fingerprint
+from memlaws.theory.law import Law
 
 CALIBRATION_PROFILE = "standard"
 STORED_CALIBRATION = Path(__file__).parent / "calibrated" / f"{CALIBRATION_PROFILE}.json"

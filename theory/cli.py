@@ -14,7 +14,7 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from theory.profiles import PROFILES
+from memlaws.theory.profiles import PROFILES
 
 DESCRIPTION = (
     "Check by simulation the scaling laws of associative memories (Cabannes, Dohmatob, Bietti, "
@@ -42,7 +42,7 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 
 def _laws(arguments: argparse.Namespace) -> int:
-    from theory.registry import all_laws
+    from memlaws.theory.registry import all_laws
 
     laws = all_laws()
     if arguments.json:
@@ -71,23 +71,23 @@ def _laws(arguments: argparse.Namespace) -> int:
 
 
 def _registered_laws(specs: Sequence[str] | None) -> list[str] | None:
-    from theory.preflight import check_laws
-    from theory.registry import all_laws
+    from memlaws.theory.preflight import check_laws
+    from memlaws.theory.registry import all_laws
 
     return check_laws(specs, [law.spec for law in all_laws()])
 
 
 def _report(arguments: argparse.Namespace) -> int:
-    from theory.cost import report_memory
-    from theory.counterexamples import latest_counterexamples
-    from theory.preflight import (
+    from memlaws.theory.cost import report_memory
+    from memlaws.theory.counterexamples import latest_counterexamples
+    from memlaws.theory.preflight import (
         check_calibration,
         check_device,
         check_fits,
         check_output_folder,
     )
-    from theory.provenance import provenance
-    from theory.report import write_report
+    from memlaws.theory.provenance import provenance
+    from memlaws.theory.report import write_report
 
     device = check_device(arguments.device)
     specs = _registered_laws(arguments.law)
@@ -144,13 +144,13 @@ def _print_verdicts(records: Sequence[dict], out: Path) -> None:
 
 
 def _open(spec: str) -> bool:
-    from theory.registry import get_law
+    from memlaws.theory.registry import get_law
 
     return get_law(spec).open_claim
 
 
 def _calibration_key(row: dict) -> tuple[str, int]:
-    """A calibration row's key, once it has the fields ``theory.calibration`` reads."""
+    """A calibration row's key, once it has the fields ``memlaws.theory.calibration`` reads."""
     for name in ("spec", "repeat", "verdict", "rival_rejected"):
         if name not in row:
             raise ValueError(f"it has no field {name!r}")
@@ -159,17 +159,22 @@ def _calibration_key(row: dict) -> tuple[str, int]:
     return row["spec"], row["repeat"]
 
 
-def _calibration_rows(path: Path):  # -> theory.jsonlines.JsonLines
-    from theory.jsonlines import read_json_lines
+def _calibration_rows(path: Path):  # -> memlaws.theory.jsonlines.JsonLines
+    from memlaws.theory.jsonlines import read_json_lines
 
     return read_json_lines(path, _calibration_key, "a calibration check")
 
 
 def _calibrate(arguments: argparse.Namespace) -> int:
-    from kernel.validation import positive_int
-    from theory.cost import report_memory
-    from theory.jsonlines import set_aside_partial
-    from theory.preflight import check_calibration, check_device, check_fits, check_output_file
+    from memlaws.kernel.validation import positive_int
+    from memlaws.theory.cost import report_memory
+    from memlaws.theory.jsonlines import set_aside_partial
+    from memlaws.theory.preflight import (
+        check_calibration,
+        check_device,
+        check_fits,
+        check_output_file,
+    )
 
     positive_int("--repeats", arguments.repeats)
     device = check_device(arguments.device)
@@ -186,7 +191,7 @@ def _calibrate(arguments: argparse.Namespace) -> int:
     out = check_output_file("--out", Path(arguments.out))
     rows = _calibration_rows(out)
     set_aside_partial(out, rows, sys.stderr)
-    from theory.calibration import calibrate
+    from memlaws.theory.calibration import calibrate
 
     try:
         results = calibrate(arguments.repeats, arguments.profile, specs, out, device)
@@ -198,8 +203,8 @@ def _calibrate(arguments: argparse.Namespace) -> int:
         )
         return 130
     if store is not None:
-        from theory.calibration_record import store_calibration
-        from theory.registry import get_law
+        from memlaws.theory.calibration_record import store_calibration
+        from memlaws.theory.registry import get_law
 
         laws = [get_law(r["spec"]) for r in results]
         store_calibration(store, results, laws, arguments.profile)
@@ -214,7 +219,7 @@ def _calibrate(arguments: argparse.Namespace) -> int:
 
 
 def _simulate(arguments: argparse.Namespace) -> int:
-    from theory.simulate import simulate_command
+    from memlaws.theory.simulate import simulate_command
 
     return simulate_command(
         Path(arguments.grid),
@@ -233,7 +238,7 @@ def _wrapped(text: str) -> str:
 
 
 def _version() -> str:
-    from theory.provenance import version
+    from memlaws.theory.provenance import version
 
     return f"memlaws {version()}"
 
@@ -312,7 +317,7 @@ def _add_calibrate(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_simulate(commands: argparse._SubParsersAction) -> None:
-    from theory.simulate import grid_help
+    from memlaws.theory.simulate import grid_help
 
     simulate = commands.add_parser(
         "simulate",

@@ -1,4 +1,5 @@
-"""What a batched ``kernel.training.train`` call costs before it runs: its peak memory, from the
+"""What a batched ``memlaws.kernel.training.train`` call costs before it runs: its peak memory,
+from the
 tensor shapes of ``kernel/training.py``, and a rough time, from a per-step cost model fitted on
 a 2-core CPU.
 
@@ -24,12 +25,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kernel.training import CHUNK_ELEMENTS, TrainingSetup
+from memlaws.kernel.training import CHUNK_ELEMENTS, TrainingSetup
 
 FLOAT, INDEX, FLOAT64 = 4, 8, 8  # bytes per float32, int64 and float64 entry
-DRAW_ROWS = {"E": 1024, "W": 64}  # kernel.streams.ROW_BLOCKS of the inputs and of W₀
-DRAW_COLUMNS = 64  # kernel.streams.COLUMN_BLOCK
-DRAW_CACHE = 256 * 1024 * 64 * FLOAT  # kernel.streams caches 256 blocks of normal draws
+DRAW_ROWS = {"E": 1024, "W": 64}  # memlaws.kernel.streams.ROW_BLOCKS of the inputs and of W₀
+DRAW_COLUMNS = 64  # memlaws.kernel.streams.COLUMN_BLOCK
+DRAW_CACHE = 256 * 1024 * 64 * FLOAT  # memlaws.kernel.streams caches 256 blocks of normal draws
 BASELINE_BYTES = 250 * 2**20  # RSS of a memlaws process with torch loaded (measured)
 
 # The time model: seconds per step (Python and dispatch), per multiply-add, per element pass,
@@ -95,7 +96,8 @@ def _drawing(setup: TrainingSetup, shapes: Shapes) -> int:
 
 
 def _draw_cache(setup: TrainingSetup, shapes: Shapes) -> int:
-    """Bytes of the normal blocks ``kernel.streams`` keeps cached (at most ``DRAW_CACHE``)."""
+    """Bytes of the normal blocks ``memlaws.kernel.streams`` keeps cached (at most
+    ``DRAW_CACHE``)."""
     columns = _rounded(shapes.dim, DRAW_COLUMNS)
     drawn = _rounded(shapes.tokens, DRAW_ROWS["E"]) * columns
     if setup.model != "exponential":
@@ -185,7 +187,8 @@ def _step_work(setup: TrainingSetup, shapes: Shapes) -> tuple[float, float]:
 
 
 def _drawing_work(setup: TrainingSetup, shapes: Shapes) -> tuple[float, float]:
-    """Normal draws and generators (one per block of ``kernel.streams``) of a group's seeds."""
+    """Normal draws and generators (one per block of ``memlaws.kernel.streams``) of a group's
+    seeds."""
     n, d = shapes.tokens, shapes.dim
     column_blocks = _blocks(d, DRAW_COLUMNS)
     draws = _rounded(n, DRAW_ROWS["E"]) * column_blocks * DRAW_COLUMNS

@@ -3,7 +3,8 @@
 a running cluster, ``--workers N`` for a local one started for the sweep).
 
 The unit of work is a group either way (runs differing only in ``seed`` and ``lr``,
-``theory.simulate.groups``), trained by one ``kernel.training.train`` call, so the lines hold the
+``memlaws.theory.simulate.groups``), trained by one ``memlaws.kernel.training.train`` call, so the
+lines hold the
 same numbers whatever the executor; on a cluster they come in the order the groups finish. Only
 this process writes: a group's lines are appended and flushed as soon as its task completes, so
 a worker lost mid-sweep loses no line already written, and the scheduler reruns its unfinished
@@ -21,9 +22,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import torch
 
-from kernel.validation import positive_int
-from theory.progress import Progress
-from theory.simulate import BATCHED, FIELDS, Run, group_lines, groups, simulate, write_lines
+from memlaws.kernel.validation import positive_int
+from memlaws.theory.progress import Progress
+from memlaws.theory.simulate import BATCHED, FIELDS, Run, group_lines, groups, simulate, write_lines
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -38,8 +39,8 @@ MISSING_DISTRIBUTED = (
 
 
 def train_group_task(group: list[Run], device: str) -> list[dict[str, Any]]:
-    """A cluster task: ``theory.simulate.group_lines`` on one torch thread (a local cluster runs
-    a process per core)."""
+    """A cluster task: ``memlaws.theory.simulate.group_lines`` on one torch thread (a local
+    cluster runs a process per core)."""
     torch.set_num_threads(1)
     return group_lines(group, device)
 
@@ -72,9 +73,10 @@ def simulate_on(
 
 @contextmanager
 def executor(scheduler: str | None = None, workers: int | None = None) -> Iterator[Executor]:
-    """The executor named by ``memlaws simulate``'s flags: ``theory.simulate.simulate`` without
-    either, else ``simulate_on`` a client of the scheduler at ``scheduler`` or of a local cluster
-    of ``workers`` single-threaded processes; the client (and the local cluster) close on exit."""
+    """The executor named by ``memlaws simulate``'s flags: ``memlaws.theory.simulate.simulate``
+    without either, else ``simulate_on`` a client of the scheduler at ``scheduler`` or of a local
+    cluster of ``workers`` single-threaded processes; the client (and the local cluster) close on
+    exit."""
     if scheduler is None and workers is None:
         yield simulate
         return

@@ -25,9 +25,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, NullFormatter
 from scipy import stats
 
-from theory.law import Measurement
-from theory.statistics import LEVEL
-from theory.verify import Verdict
+from memlaws.theory.law import Measurement
+from memlaws.theory.statistics import LEVEL
+from memlaws.theory.verify import Verdict
 
 PREDICTED_COLOUR, RIVAL_COLOUR = "C2", "C3"
 LABEL_WIDTH = 60  # characters per line of a legend entry or an axis label

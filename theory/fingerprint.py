@@ -26,11 +26,11 @@ import math
 
 import numpy as np
 
-from theory.law import Law, Measurement
-from theory.profiles import PROFILES, seed_block
-from theory.verify import judge, look_levels, planned_looks
+from memlaws.theory.law import Law, Measurement
+from memlaws.theory.profiles import PROFILES, seed_block
+from memlaws.theory.verify import judge, look_levels, planned_looks
 
-PROBE_SEEDS = [9_000, 9_001]  # from the exploration space of theory.profiles
+PROBE_SEEDS = [9_000, 9_001]  # from the exploration space of memlaws.theory.profiles
 PANEL_SIZES = (2, 8, 64)  # seeds per synthetic statistic
 PANEL_SPREADS = (0.25, 1.0, 4.0)  # standard deviations, in units of the resolution goal
 

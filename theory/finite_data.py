@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kernel import expected_memoriser_error, memoriser_error, sample_counts
-from theory.law import Config, Law, Measurement, Parameter, Prediction
-from theory.profiles import draws
-from theory.setting import ALPHA, as_array, grid, seed_means, zipf_setting
-from theory.statistics import loglog_slopes
+from memlaws.kernel import expected_memoriser_error, memoriser_error, sample_counts
+from memlaws.theory.law import Config, Law, Measurement, Parameter, Prediction
+from memlaws.theory.profiles import draws
+from memlaws.theory.setting import ALPHA, as_array, grid, seed_means, zipf_setting
+from memlaws.theory.statistics import loglog_slopes
 
 JENSEN_ALLOWANCE = 0.02
 DRAWS_PER_SEED = 4  # a seed's statistic averages the log-slopes of 4 independent samples

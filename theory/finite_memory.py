@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from kernel import (
+from memlaws.kernel import (
     count_ranking,
     empirical_power_weights,
     fill_seen_weights,
@@ -16,10 +16,15 @@ from kernel import (
     scheme_errors,
     threshold_counts_weights,
 )
-from theory.law import Config, Law, Measurement, Parameter, Prediction
-from theory.random_embeddings import SchemeRate, Weights, kept_tokens
-from theory.setting import CLASSES, ZipfSetting, as_array, grid, zipf_setting
-from theory.statistics import first_crossing, geometric_grid, log_factor_slope, loglog_slopes
+from memlaws.theory.law import Config, Law, Measurement, Parameter, Prediction
+from memlaws.theory.random_embeddings import SchemeRate, Weights, kept_tokens
+from memlaws.theory.setting import CLASSES, ZipfSetting, as_array, grid, zipf_setting
+from memlaws.theory.statistics import (
+    first_crossing,
+    geometric_grid,
+    log_factor_slope,
+    loglog_slopes,
+)
 
 FINITE_ALLOWANCE = 0.05  # boundaries: the discreteness of the heaviest Zipf tokens
 

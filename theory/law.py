@@ -3,8 +3,8 @@ reject, a declared tolerance with its reason, the domain where the check applies
 simulation that measures the statistic.
 
 A new law (or conjecture) subclasses ``Law``, fills in the class attributes and the four methods,
-and is registered (``theory.registry``); every generic property, the report and the calibration
-then apply to it.
+and is registered (``memlaws.theory.registry``); every generic property, the report and the
+calibration then apply to it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Section 5 of the paper: memories built by optimisation (R5a–R5e, R6a, R6b).
 
 Every law here is a paired comparison over seeds: within a seed, the compared runs share their
-embeddings, initial memory and data (``kernel.training.train``), so the per-seed difference
+embeddings, initial memory and data (``memlaws.kernel.training.train``), so the per-seed difference
 isolates the effect claimed. Unless a law says otherwise the setting is the paper's reference
 one (reference-setting.md): N = 100, M = 5, α = 2, the matrix model, random W₀, Gaussian U.
 
@@ -17,10 +17,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kernel import expected_memoriser_error, zipf_probabilities
-from kernel.training import TrainingSetup, train
-from theory.law import Config, Law, Measurement, Parameter, Prediction
-from theory.profiles import tuning_seeds
+from memlaws.kernel import expected_memoriser_error, zipf_probabilities
+from memlaws.kernel.training import TrainingSetup, train
+from memlaws.theory.law import Config, Law, Measurement, Parameter, Prediction
+from memlaws.theory.profiles import tuning_seeds
 
 PAPER_STEPS = (0.1, 1.0, 10.0, 100.0)
 PAPER_BATCHES = (16, 64, 256, 1024)

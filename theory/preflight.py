@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from theory.cost import readable_bytes
+from memlaws.theory.cost import readable_bytes
 
 DEVICE_TYPES = ("cpu", "cuda")
 DEVICE_FORMS = "cpu, cuda or cuda:N"
@@ -214,8 +214,8 @@ def check_input_file(option: str, path: Path) -> Path:
 
 
 def check_calibration(option: str, path: Path, must_exist: bool = True) -> Path:
-    """A calibration file (``theory.calibration_record``): a readable JSON object mapping law
-    ids to summaries with the fields the report reads. With ``must_exist`` false a missing
+    """A calibration file (``memlaws.theory.calibration_record``): a readable JSON object mapping
+    law ids to summaries with the fields the report reads. With ``must_exist`` false a missing
     file is allowed (``calibrate --store`` creates it)."""
     if not must_exist and not path.exists():
         return check_output_file(option, path)

@@ -1,8 +1,8 @@
 """How much simulation a run spends, and which seeds each use of a law may draw.
 
 A profile fixes the seeds of a law's first look and the budget for adding seeds in stages when
-that look is inconclusive (``theory.verify.check``): up to ``max_seeds`` seeds in all, and only
-while the law's declared cost of the next stage stays within ``stage_seconds``.
+that look is inconclusive (``memlaws.theory.verify.check``): up to ``max_seeds`` seeds in all, and
+only while the law's declared cost of the next stage stays within ``stage_seconds``.
 
 Seeds are disjoint by construction between the four uses of a law (``SEED_SPACES``):
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kernel.validation import choice, int_in_range
+from memlaws.kernel.validation import choice, int_in_range
 
 
 @dataclass(frozen=True)

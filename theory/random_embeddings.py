@@ -13,11 +13,19 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from kernel import fill_weights, power_weights, scheme_errors, threshold_weights
-from theory.law import Config, Law, Measurement, Parameter, Prediction
-from theory.profiles import draws
-from theory.setting import ALPHA, CLASSES, ZipfSetting, as_array, grid, seed_means, zipf_setting
-from theory.statistics import loglog_slopes
+from memlaws.kernel import fill_weights, power_weights, scheme_errors, threshold_weights
+from memlaws.theory.law import Config, Law, Measurement, Parameter, Prediction
+from memlaws.theory.profiles import draws
+from memlaws.theory.setting import (
+    ALPHA,
+    CLASSES,
+    ZipfSetting,
+    as_array,
+    grid,
+    seed_means,
+    zipf_setting,
+)
+from memlaws.theory.statistics import loglog_slopes
 
 THRESHOLD_FRACTION = 8  # thresholding keeps P = d/8 tokens, as in the paper's figures
 FREQUENCY_ALLOWANCE = 0.045
@@ -81,8 +89,8 @@ class RateInDimension(Law):
     def draw_errors(
         self, config: Config, dims: list[int], drawn: list[int], device: str
     ) -> np.ndarray:
-        """Errors ``[R·k, D]`` of the draws ``drawn`` (``theory.profiles.draws`` of the seeds)
-        at every dimension of ``dims``."""
+        """Errors ``[R·k, D]`` of the draws ``drawn`` (``memlaws.theory.profiles.draws`` of the
+        seeds) at every dimension of ``dims``."""
 
     def measure(self, config: Config, seeds: Sequence[int], device: str = "cpu") -> Measurement:
         dims = grid(config, "d_min", "d_max")

@@ -9,9 +9,9 @@ import pkgutil
 from importlib.metadata import entry_points
 from typing import TypeVar
 
-from theory.law import Law
+from memlaws.theory.law import Law
 
-CONJECTURES = "theory.conjectures"  # the package whose modules are discovered
+CONJECTURES = "memlaws.theory.conjectures"  # the package whose modules are discovered
 
 LawType = TypeVar("LawType", bound=type[Law])
 
@@ -31,9 +31,9 @@ def register(law: Law) -> Law:
 
 
 def _load_builtin() -> None:
-    from theory.finite_data import MemoriserRate
-    from theory.finite_memory import EmpiricalFrequency, FillBoundary, ThresholdAllocation
-    from theory.optimisation import (
+    from memlaws.theory.finite_data import MemoriserRate
+    from memlaws.theory.finite_memory import EmpiricalFrequency, FillBoundary, ThresholdAllocation
+    from memlaws.theory.optimisation import (
         AdamAgainstSGD,
         BatchSize,
         LayerNorm,
@@ -42,13 +42,13 @@ def _load_builtin() -> None:
         StepSize,
         TwoDimensions,
     )
-    from theory.random_embeddings import (
+    from memlaws.theory.random_embeddings import (
         FrequencyWeighting,
         Overflow,
         Thresholding,
         ThresholdingOptimal,
     )
-    from theory.update_approximation import ApproximationGap, SmallStepRate
+    from memlaws.theory.update_approximation import ApproximationGap, SmallStepRate
 
     for law_type in (
         MemoriserRate,
@@ -80,7 +80,8 @@ def registered(law_type: LawType) -> LawType:
 
 
 def _load_conjectures() -> None:
-    """Import every module of ``theory.conjectures`` in name order and register the laws each one
+    """Import every module of ``memlaws.theory.conjectures`` in name order and register the laws
+    each one
     declares with ``@registered``; a module that fails to import stops the loading, named."""
     package = importlib.import_module(CONJECTURES)
     for name in sorted(module.name for module in pkgutil.iter_modules(package.__path__)):

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from theory.calibration_record import (
+from memlaws.theory.calibration_record import (
     CALIBRATION_PROFILE,
     MAX_FALSE_ALARM_RATE,
     MIN_POWER,
@@ -25,16 +25,16 @@ from theory.calibration_record import (
     family_false_alarms,
     load_calibration,
 )
-from theory.counterexamples import counterexample_path, latest_counterexamples
-from theory.figures import law_figure
-from theory.law import Law, Measurement
-from theory.paper_figures import PAPER_FIGURE_COUNT, PaperFigure, write_paper_figures
-from theory.profiles import profile as profile_settings
-from theory.profiles import seeds_for
-from theory.progress import Progress
-from theory.provenance import provenance_markdown
-from theory.registry import all_laws, get_law
-from theory.verify import FIRST_LOOK_SHARE, LEVEL, Verdict, check, check_in_stages
+from memlaws.theory.counterexamples import counterexample_path, latest_counterexamples
+from memlaws.theory.figures import law_figure
+from memlaws.theory.law import Law, Measurement
+from memlaws.theory.paper_figures import PAPER_FIGURE_COUNT, PaperFigure, write_paper_figures
+from memlaws.theory.profiles import profile as profile_settings
+from memlaws.theory.profiles import seeds_for
+from memlaws.theory.progress import Progress
+from memlaws.theory.provenance import provenance_markdown
+from memlaws.theory.registry import all_laws, get_law
+from memlaws.theory.verify import FIRST_LOOK_SHARE, LEVEL, Verdict, check, check_in_stages
 
 
 def run_laws(

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from kernel import modular_targets, zipf_probabilities
-from theory.law import Config, Parameter
-from theory.statistics import geometric_grid
+from memlaws.kernel import modular_targets, zipf_probabilities
+from memlaws.theory.law import Config, Parameter
+from memlaws.theory.statistics import geometric_grid
 
 POINTS_PER_OCTAVE = 2
 
@@ -46,6 +46,6 @@ def as_array(values: list[int]) -> np.ndarray:
 
 def seed_means(values: np.ndarray, per_seed: int) -> np.ndarray:
     """Average consecutive groups of ``per_seed`` draws: ``[R·k, ...]`` → ``[R, ...]`` (the
-    draws of a seed are ``theory.profiles.draws``)."""
+    draws of a seed are ``memlaws.theory.profiles.draws``)."""
     values = np.asarray(values, dtype=float)
     return values.reshape(-1, per_seed, *values.shape[1:]).mean(axis=1)

@@ -5,7 +5,7 @@ The grid is a JSON object mapping some of ``FIELDS`` to a value or a non-empty l
 the runs are the Cartesian product. Missing fields take ``DEFAULTS``: the reference setting
 (``N = 100``, ``M = 5``, ``alpha = 2``, no layer norm) with the matrix model, SGD, ``lr = 1``,
 ``d = 100``, ``ntrain = 10240``, ``batch_size = 16`` and seed 0. Every run uses the paper's
-draws and scalings (``kernel.training.TrainingSetup`` defaults: random ``W₀``, Gaussian
+draws and scalings (``memlaws.kernel.training.TrainingSetup`` defaults: random ``W₀``, Gaussian
 ``U``, constant step, Adam with ``β₁ = β₂ = 0`` and dimension-scaled steps), in float32.
 
 A line holds the run's fields in the paper's spelling (``optimizer`` "SGD" or "Adam", read in
@@ -13,12 +13,12 @@ any case; ``lr`` and ``alpha`` as floats), ``niter = ntrain / batch_size``, the 
 ``error`` after the last step, and ``diverged``: whether the run overflowed (a parameter is not
 finite), in which case ``error`` is the readout of non-finite scores and says nothing about what
 was learned. Runs that differ only in ``seed`` and ``lr`` are trained together in one batched
-``kernel.training.train`` call; each group's lines are appended to the output as soon as it
+``memlaws.kernel.training.train`` call; each group's lines are appended to the output as soon as it
 finishes, each line written and flushed whole.
 
 Each command that trains writes first a header line, ``{"memlaws_header": {...}}``, with its
-provenance (``theory.provenance``) and the number of runs it is about to train, so that run lines
-keep exactly the paper's fields. Reading a file back (``--resume``, and the check that refuses
+provenance (``memlaws.theory.provenance``) and the number of runs it is about to train, so that run
+lines keep exactly the paper's fields. Reading a file back (``--resume``, and the check that refuses
 to append a grid's runs twice) skips header lines, sets aside a last line cut off by a kill,
 and names the line of any other unreadable line.
 """
@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from kernel.training import MODELS, TrainingSetup, train
-from kernel.validation import (
+from memlaws.kernel.training import MODELS, TrainingSetup, train
+from memlaws.kernel.validation import (
     choice,
     flag,
     nonnegative_float,
@@ -42,8 +42,8 @@ from kernel.validation import (
     positive_float,
     positive_int,
 )
-from theory.jsonlines import JsonLines, read_json_lines, set_aside_partial
-from theory.progress import Progress
+from memlaws.theory.jsonlines import JsonLines, read_json_lines, set_aside_partial
+from memlaws.theory.progress import Progress
 
 DEFAULTS: dict[str, Any] = {
     "model": "matrix",
@@ -61,7 +61,8 @@ DEFAULTS: dict[str, Any] = {
 FIELDS = tuple(DEFAULTS)
 LINE = (*FIELDS[:8], "niter", *FIELDS[8:], "error", "diverged")  # the order of a line's keys
 BATCHED = ("seed", "lr")  # runs that differ only in these train together
-OPTIMIZER_NAMES = ("SGD", "Adam")  # the paper's spelling; kernel.training's names in lower case
+# the paper's spelling; memlaws.kernel.training's names in lower case
+OPTIMIZER_NAMES = ("SGD", "Adam")
 HEADER = "memlaws_header"  # the key of a header line
 FIELD_HELP = {
     "model": f"one of {', '.join(MODELS)}",
@@ -181,8 +182,8 @@ def _line_key(line: Mapping[str, Any]) -> tuple[Any, ...] | None:
 
 
 def read_written(path: Path) -> JsonLines:
-    """The runs already in ``path`` (``theory.jsonlines``: a cut-off last line is kept apart,
-    any other bad line named by its number)."""
+    """The runs already in ``path`` (``memlaws.theory.jsonlines``: a cut-off last line is kept
+    apart, any other bad line named by its number)."""
     return read_json_lines(path, _line_key, "a run of memlaws simulate")
 
 
@@ -300,7 +301,7 @@ class Plan:
 def plan(grid_path: Path, out: Path | None, resume: bool) -> Plan:
     """Check the grid and every setup, then ``out`` (a writable file), read it back and choose
     the runs to train."""
-    from theory.preflight import check_output_file
+    from memlaws.theory.preflight import check_output_file
 
     runs = expand(read_grid(grid_path))
     for group in groups(runs):
@@ -330,7 +331,7 @@ def _replicas(seeds: int, lrs: int) -> str:
 def memory_need(plan: Plan, device: str, workers: int | None) -> tuple[int, list[Run] | None]:
     """Peak bytes of the plan's heaviest moment (its largest group, or the ``workers``
     largest at once plus a process each) and its largest group."""
-    from theory.cost import BASELINE_BYTES, group_memory
+    from memlaws.theory.cost import BASELINE_BYTES, group_memory
 
     sizes = sorted(
         ((group_memory(*group_shape(g), device=device), i) for i, g in enumerate(plan.groups)),
@@ -346,8 +347,8 @@ def memory_need(plan: Plan, device: str, workers: int | None) -> tuple[int, list
 
 def _memory_check(plan: Plan, device: str, workers: int | None, scheduler: str | None) -> str:
     """Refuse a plan that would not fit in memory; the estimate, in words."""
-    from theory.cost import group_memory, readable_bytes
-    from theory.preflight import available_memory, check_fits
+    from memlaws.theory.cost import group_memory, readable_bytes
+    from memlaws.theory.preflight import available_memory, check_fits
 
     if scheduler is not None:
         return "memory: not checked (the groups run on the scheduler's workers)"
@@ -374,7 +375,7 @@ def _memory_check(plan: Plan, device: str, workers: int | None, scheduler: str |
 
 
 def _time_text(plan: Plan, device: str, workers: int | None) -> str:
-    from theory.cost import group_seconds, readable_seconds
+    from memlaws.theory.cost import group_seconds, readable_seconds
 
     if not plan.groups:
         return "estimated time: none (nothing to train)"
@@ -413,9 +414,9 @@ def simulate_command(
 ) -> int:
     """Check the device, ``out``, the grid and the memory it needs, then train what is not yet
     in ``out`` (``--resume``) in this process, on the Dask scheduler at ``scheduler`` or on a
-    local cluster of ``workers`` processes (``theory.executors``). 0 when done; 130 when
+    local cluster of ``workers`` processes (``memlaws.theory.executors``). 0 when done; 130 when
     interrupted, after saying how to resume. ``dry_run`` prints the plan and trains nothing."""
-    from theory.preflight import check_device
+    from memlaws.theory.preflight import check_device
 
     if resume and out is None:
         raise ValueError("--resume needs --out FILE (the runs to skip are read from it)")
@@ -439,8 +440,10 @@ def _train(
     workers: int | None,
     argv: Sequence[str],
 ) -> int:
-    from theory.executors import executor  # imported here: theory.executors builds on this module
-    from theory.provenance import provenance
+    from memlaws.theory.executors import (
+        executor,  # imported here: memlaws.theory.executors builds on this module
+    )
+    from memlaws.theory.provenance import provenance
 
     header = header_line(provenance(device, argv), len(chosen.todo))
     if out is not None:

@@ -1,8 +1,8 @@
 """Section 5 of the paper: the update approximation of one-pass SGD (R4a, R4b).
 
 SGD from ``W₀ = 0`` with unit-norm outputs builds ``W_t ≈ Σ_x q_t(x) u_{f*(x)} e_xᵀ`` with
-``q ← q + γ / (1 + e^q / (M − 1))`` per occurrence (``kernel.update_approximation``). Both the
-trainer and the approximate memory use the same seed's embeddings and data.
+``q ← q + γ / (1 + e^q / (M − 1))`` per occurrence (``memlaws.kernel.update_approximation``). Both
+the trainer and the approximate memory use the same seed's embeddings and data.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kernel.training import TrainingSetup, train
-from kernel.update_approximation import approximate_error_curves, approximate_weight_curves
-from theory.law import Config, Measurement, Parameter
-from theory.optimisation import Ordering, fixed
-from theory.random_embeddings import RateInDimension
-from theory.setting import as_array, zipf_setting
-from theory.statistics import loglog_slopes
+from memlaws.kernel.training import TrainingSetup, train
+from memlaws.kernel.update_approximation import approximate_error_curves, approximate_weight_curves
+from memlaws.theory.law import Config, Measurement, Parameter
+from memlaws.theory.optimisation import Ordering, fixed
+from memlaws.theory.random_embeddings import RateInDimension
+from memlaws.theory.setting import as_array, zipf_setting
+from memlaws.theory.statistics import loglog_slopes
 
 APPROXIMATION_DIMS = (5, 10, 20, 40, 80, 160)
 RECORD_EVERY = 10

@@ -7,7 +7,7 @@ interval lies wholly outside the claim's band; otherwise it is **inconclusive**,
 says how many seeds would likely decide it. The **resolution** is the smallest shift of the
 claim that the same interval contradicts.
 
-Looks. A profile may add seeds in stages (``theory.profiles``): ×4 per stage, up to its seed
+Looks. A profile may add seeds in stages (``memlaws.theory.profiles``): ×4 per stage, up to its seed
 budget, while the law's declared cost per stage stays within the profile's. The error rate is
 spent across the looks (Bonferroni): the first look at ``1 − 0.008``, each later one at
 ``1 − 0.002 / (looks − 1)``, so that over all looks the chance of a wrong verdict stays below
@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from theory.law import Config, Law, Measurement
-from theory.profiles import profile, seed_block, stage_sizes
-from theory.statistics import LEVEL, binomial_interval, seeds_to_decide, t_interval
+from memlaws.theory.law import Config, Law, Measurement
+from memlaws.theory.profiles import profile, seed_block, stage_sizes
+from memlaws.theory.statistics import LEVEL, binomial_interval, seeds_to_decide, t_interval
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "fails", "inconclusive"
 FIRST_LOOK_SHARE = 0.8  # of the error rate 1 − LEVEL, spent on the first look

@@ -13,7 +13,7 @@ echo "agreement tests: exit $?" | tee "$OUT/summary.txt"
 python - "$OUT" > "$OUT/grid.log" 2>&1 <<'PY'
 import json, sys, time
 from properties.benchmarks.grid_projection import PAPER_GRID
-from theory.simulate import checked_grid, expand, simulate
+from memlaws.theory.simulate import checked_grid, expand, simulate
 runs = expand(checked_grid(PAPER_GRID))
 start = time.perf_counter()
 with open(f"{sys.argv[1]}/grid.jsonl", "w") as out:

@@ -9,7 +9,7 @@ norm; ``light``: the exponential model and the matrix model's rank-M SGD), its `
 batch. The strata are the groups by ``T``, batch (``B ≤ 64``, gathered rows; ``B ≥ 256``,
 folded into counts), band of ``d`` (≤ 100, 200–500, 1000) and kind; the cheap ``T = 1024``
 groups (at most 64 steps) by kind only: 26 strata of 10 to 196 groups. ``--per-stratum``
-groups of each (seeded) are trained with ``kernel.training.train``, as ``memlaws simulate``
+groups of each (seeded) are trained with ``memlaws.kernel.training.train``, as ``memlaws simulate``
 trains them, and timed once each.
 
 Estimator: the combined ratio estimate (Cochran, *Sampling Techniques*, §6.11) with an auxiliary
@@ -42,7 +42,7 @@ from typing import Any
 import torch
 from scipy import stats
 
-from theory.simulate import checked_grid, expand, group_lines, groups
+from memlaws.theory.simulate import checked_grid, expand, group_lines, groups
 
 PAPER_GRID = {
     "model": ["matrix", "learnable", "exponential"],
@@ -86,7 +86,7 @@ def stratum(run: dict[str, Any]) -> Key:
 
 def work(group: Group) -> float:
     """The auxiliary variable: the group's steps × replicas × (multiply-adds of a step, as
-    ``kernel.training`` does it, plus ``STEP_OVERHEAD``)."""
+    ``memlaws.kernel.training`` does it, plus ``STEP_OVERHEAD``)."""
     run = group[0]
     n, m, d = run["N"], run["M"], run["d"]
     k = min(run["batch_size"], n)  # rows a step touches

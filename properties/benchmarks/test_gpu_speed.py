@@ -10,9 +10,9 @@ import time
 import pytest
 import torch
 
-from kernel import memory_scores, modular_targets, power_weights, zipf_probabilities
+from memlaws.kernel import memory_scores, modular_targets, power_weights, zipf_probabilities
+from memlaws.theory.simulate import checked_grid, expand, simulate
 from properties.benchmarks.grid_projection import PAPER_GRID
-from theory.simulate import checked_grid, expand, simulate
 
 pytestmark = [
     pytest.mark.gpu,

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from kernel import (
+from memlaws.kernel import (
     modular_targets,
     power_weights,
     sample_counts,
     scheme_errors,
     zipf_probabilities,
 )
-from theory.profiles import seeds_for
-from theory.registry import get_law
-from theory.statistics import geometric_grid
+from memlaws.theory.profiles import seeds_for
+from memlaws.theory.registry import get_law
+from memlaws.theory.statistics import geometric_grid
 
 
 @pytest.mark.parametrize("n_tokens", [10_000, 100_000])

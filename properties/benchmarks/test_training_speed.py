@@ -17,9 +17,9 @@ import time
 import pytest
 import torch
 
-from kernel.reference_training import train_reference
-from kernel.training import TrainingSetup, intra_op_threads, train
-from theory.simulate import checked_grid, expand, setup_of, simulate
+from memlaws.kernel.reference_training import train_reference
+from memlaws.kernel.training import TrainingSetup, intra_op_threads, train
+from memlaws.theory.simulate import checked_grid, expand, setup_of, simulate
 
 PAPER_SEEDS = list(range(10))
 PAPER_LRS = [0.1, 1.0, 10.0, 100.0]

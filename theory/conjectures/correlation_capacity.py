@@ -36,11 +36,11 @@ import torch
 from scipy.optimize import brentq
 from scipy.stats import norm
 
-from kernel.streams import INPUTS, OUTPUTS, standard_normal
-from theory.law import Config, Law, Measurement, Parameter, Prediction
-from theory.registry import registered
-from theory.setting import as_array, grid
-from theory.statistics import log_factor_slope, loglog_slopes
+from memlaws.kernel.streams import INPUTS, OUTPUTS, standard_normal
+from memlaws.theory.law import Config, Law, Measurement, Parameter, Prediction
+from memlaws.theory.registry import registered
+from memlaws.theory.setting import as_array, grid
+from memlaws.theory.statistics import log_factor_slope, loglog_slopes
 
 SHARP_CONSTANT = 2.0  # the conjectured d² ∼ 2 n log n
 RETRIEVAL_LEVEL = 0.5  # n* is the load where the top-1 accuracy first falls below this

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from theory.paper_figures.common import (
+from memlaws.theory.paper_figures.common import (
     FOLDER,
     Arrays,
     Budget,
@@ -25,7 +25,7 @@ from theory.paper_figures.common import (
     budget_for,
     save_figure,
 )
-from theory.paper_figures.memories import (
+from memlaws.theory.paper_figures.memories import (
     draw_fill_phase,
     draw_heat_maps,
     draw_scaling,
@@ -39,7 +39,7 @@ from theory.paper_figures.memories import (
     schemes_in_d_caption,
     schemes_in_d_data,
 )
-from theory.paper_figures.training import (
+from memlaws.theory.paper_figures.training import (
     draw_learned_embeddings,
     draw_optimisation,
     draw_schedule,
@@ -53,7 +53,7 @@ from theory.paper_figures.training import (
     update_approximation_caption,
     update_approximation_data,
 )
-from theory.progress import Progress
+from memlaws.theory.progress import Progress
 
 __all__ = [
     "PAPER_FIGURE_COUNT",

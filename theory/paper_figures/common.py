@@ -18,11 +18,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from scipy import stats
 
-from kernel.validation import choice
-from theory.figures import mean_and_band, save_atomically
-from theory.optimisation import TwoDimensions
-from theory.profiles import PROFILES
-from theory.statistics import LEVEL, geometric_grid
+from memlaws.kernel.validation import choice
+from memlaws.theory.figures import mean_and_band, save_atomically
+from memlaws.theory.optimisation import TwoDimensions
+from memlaws.theory.profiles import PROFILES
+from memlaws.theory.statistics import LEVEL, geometric_grid
 
 Arrays = dict[str, np.ndarray]
 DPI = 110
@@ -116,7 +116,7 @@ BUDGETS = {
 
 
 def budget_for(profile: str) -> Budget:
-    """The budget of ``profile`` (one of ``theory.profiles.PROFILES``)."""
+    """The budget of ``profile`` (one of ``memlaws.theory.profiles.PROFILES``)."""
     return BUDGETS[choice("profile", profile, PROFILES)]
 
 

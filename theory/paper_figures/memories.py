@@ -15,7 +15,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from kernel import (
+from memlaws.kernel import (
     empirical_power_weights,
     fill_seen_weights,
     fill_weights,
@@ -31,8 +31,8 @@ from kernel import (
     threshold_weights,
     zipf_probabilities,
 )
-from theory.finite_memory import ThresholdAllocation
-from theory.paper_figures.common import (
+from memlaws.theory.finite_memory import ThresholdAllocation
+from memlaws.theory.paper_figures.common import (
     CLASSES,
     FILL_ALPHA,
     FILL_DIMS,
@@ -64,8 +64,8 @@ from theory.paper_figures.common import (
     reference_line,
     seed_text,
 )
-from theory.random_embeddings import THRESHOLD_FRACTION, kept_tokens
-from theory.statistics import first_crossing, geometric_grid
+from memlaws.theory.random_embeddings import THRESHOLD_FRACTION, kept_tokens
+from memlaws.theory.statistics import first_crossing, geometric_grid
 
 # ---------------------------------------------------------------------------------------------
 # 1. Schemes in d (infinite data)

@@ -15,14 +15,14 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from kernel import (
+from memlaws.kernel import (
     modular_targets,
     zipf_probabilities,
 )
-from kernel.training import TrainingSetup, train
-from kernel.update_approximation import approximate_error_curves, approximate_weight_curves
-from theory.optimisation import PAPER_BATCHES, PAPER_STEPS, TwoDimensions, run
-from theory.paper_figures.common import (
+from memlaws.kernel.training import TrainingSetup, train
+from memlaws.kernel.update_approximation import approximate_error_curves, approximate_weight_curves
+from memlaws.theory.optimisation import PAPER_BATCHES, PAPER_STEPS, TwoDimensions, run
+from memlaws.theory.paper_figures.common import (
     APPROXIMATION_BATCH,
     APPROXIMATION_DIM,
     APPROXIMATION_STEP,
@@ -59,7 +59,7 @@ from theory.paper_figures.common import (
     new_figure,
     seed_text,
 )
-from theory.update_approximation import sgd_setup
+from memlaws.theory.update_approximation import sgd_setup
 
 # ---------------------------------------------------------------------------------------------
 # 4. Real SGD against the q_γ update approximation
