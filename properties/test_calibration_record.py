@@ -27,7 +27,6 @@ PENDING = {  # laws whose stored calibration is not yet fresh and sound: debt, n
     "R3a": "near power 0%: resolution about 0.07 at 32 seeds of 8 draws, goal 0.0625",
     "R3b": "near power 0%: the boundary's log-factor tolerance 0.16 exceeds the goal 0.125",
     "R3c": "near power 0%: the boundary's log-factor tolerance 0.20 exceeds the goal 0.125",
-    "R4a": "not yet recalibrated on the new verdict rule (about 20 CPU-minutes)",
     "R4b": "not yet recalibrated on the new verdict rule (about 30 CPU-minutes)",
     "C1": "not yet recalibrated on the new verdict rule (about 25 CPU-minutes)",
 }
