@@ -1,13 +1,15 @@
-"""Hypothesis profiles, chosen by the environment variable MEMLAWS_PROFILE:
+"""Hypothesis profiles, one per row of the project's profile table (``memlaws.theory.profiles``),
+chosen by the environment variable MEMLAWS_PROFILE:
 
-- ``ci`` (default): derandomized and small, so CI is fast and reproducible;
-- ``dev``: random draws, more examples, for working on a law;
-- ``thorough``: many examples over each law's whole check domain.
+- ``ci`` (default): derandomized and small, so CI is fast and reproducible, and a failing law
+  reports the configuration it failed on without shrinking it (each shrink step is a full
+  simulation);
+- ``quick``: random draws, more examples, for working on a law; ``standard`` and ``thorough``:
+  many examples over each law's whole check domain; these shrink to the smallest failing
+  configuration.
 
 ``LAW_EXAMPLES`` is how many configurations each law's property draws under each profile: a law
-check costs seconds, a kernel property milliseconds. ``LAW_PHASES``: under ``ci`` a failing law
-reports the configuration it failed on without shrinking it (each shrink step is a full
-simulation); ``dev`` and ``thorough`` shrink to the smallest failing configuration.
+check costs seconds, a kernel property milliseconds.
 """
 
 from __future__ import annotations
@@ -17,16 +19,19 @@ import os
 import torch
 from hypothesis import HealthCheck, Phase, settings
 
+from memlaws.theory.profiles import PROFILES, profile
+
 # Under pytest-xdist there is already a process per core: one torch thread each.
 if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 PROFILE = os.environ.get("MEMLAWS_PROFILE", "ci")
-LAW_EXAMPLES = {"ci": 2, "dev": 6, "thorough": 30}
+if PROFILE not in PROFILES:
+    raise ValueError(f"MEMLAWS_PROFILE must be one of {', '.join(PROFILES)}; got {PROFILE!r}")
+LAW_EXAMPLES = {name: profile(name).law_examples for name in PROFILES}
 LAW_PHASES = {
-    "ci": (Phase.explicit, Phase.reuse, Phase.generate),
-    "dev": tuple(Phase),
-    "thorough": tuple(Phase),
+    name: tuple(Phase) if profile(name).shrink else (Phase.explicit, Phase.reuse, Phase.generate)
+    for name in PROFILES
 }
 
 _common = {
@@ -34,9 +39,8 @@ _common = {
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much],
     "print_blob": True,
 }
-settings.register_profile("ci", derandomize=True, max_examples=25, **_common)
-settings.register_profile("dev", max_examples=100, **_common)
-settings.register_profile("thorough", max_examples=500, **_common)
-if PROFILE not in LAW_EXAMPLES:
-    raise ValueError(f"MEMLAWS_PROFILE must be one of {', '.join(LAW_EXAMPLES)}; got {PROFILE!r}")
+for name in PROFILES:
+    settings.register_profile(
+        name, derandomize=name == "ci", max_examples=profile(name).examples, **_common
+    )
 settings.load_profile(PROFILE)

@@ -16,8 +16,8 @@ from memlaws.theory import report as report_module
 from memlaws.theory.cli import main
 from memlaws.theory.counterexamples import record_counterexample
 from memlaws.theory.law import Measurement
-from memlaws.theory.optimisation import paired
 from memlaws.theory.paper_figures import PaperFigure
+from memlaws.theory.shapes import paired
 from memlaws.theory.verify import judge
 
 

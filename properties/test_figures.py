@@ -12,11 +12,11 @@ from scipy import stats
 from memlaws.theory import figures
 from memlaws.theory.figures import figure_title, law_figure, mean_and_band
 from memlaws.theory.law import Measurement
-from memlaws.theory.optimisation import paired
-from memlaws.theory.paper_figures import budget_for
 from memlaws.theory.paper_figures.common import BAND_LEVEL, FILL_ALPHA, bands_text
 from memlaws.theory.paper_figures.memories import fill_phase_caption
+from memlaws.theory.profiles import profile
 from memlaws.theory.registry import get_law
+from memlaws.theory.shapes import paired
 from memlaws.theory.statistics import loglog_slopes
 from memlaws.theory.verify import judge
 
@@ -117,5 +117,5 @@ def test_paper_figure_bands_state_their_seeds_and_level():
 
 def test_the_fill_phase_diagram_stays_inside_the_laws_or_says_why():
     assert FILL_ALPHA > 1
-    caption = fill_phase_caption(budget_for("ci"))
+    caption = fill_phase_caption(profile("ci").figures)
     assert "α = 2" in caption and "the paper drew this diagram at α = 0.5" in caption.lower()

@@ -13,13 +13,13 @@ import pytest
 from memlaws.theory.paper_figures import (
     PAPER_FIGURE_COUNT,
     Arrays,
-    budget_for,
     heat_maps_data,
     paper_figure_names,
     schedule_data,
     schemes_in_d_data,
     write_paper_figures,
 )
+from memlaws.theory.profiles import profile
 from memlaws.theory.progress import Progress
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -41,7 +41,7 @@ def test_ci_profile_writes_every_listed_figure(tmp_path: Path):
 
 @pytest.mark.parametrize("data", [schemes_in_d_data, schedule_data, heat_maps_data])
 def test_same_seeds_give_the_same_numbers(data: Callable[..., Arrays]):
-    budget = budget_for("ci")
+    budget = profile("ci").figures
     first, second = data(budget), data(budget)
     assert first.keys() == second.keys()
     for key in first:

@@ -219,7 +219,7 @@ def _calibrate(arguments: argparse.Namespace) -> int:
 
 
 def _simulate(arguments: argparse.Namespace) -> int:
-    from memlaws.theory.simulate import simulate_command
+    from memlaws.theory.sweep import simulate_command
 
     return simulate_command(
         Path(arguments.grid),

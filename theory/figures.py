@@ -67,22 +67,13 @@ def mean_and_band(values: np.ndarray, level: float = LEVEL) -> tuple[np.ndarray,
     return mean, np.where(enough, scale * sem, 0.0)
 
 
-def _is_rate(verdict: Verdict) -> bool:
-    return verdict.statistic.startswith("slope of log") and verdict.prediction.count("±") == 1
+def _is_rate(verdict: Verdict, measurement: Measurement) -> bool:
+    """A point claim on a fitted log-log slope: the figure draws the slopes."""
+    return measurement.fitted_slope and verdict.prediction.count("±") == 1
 
 
 def _is_ordering(verdict: Verdict) -> bool:
     return verdict.prediction.startswith((">", "<"))
-
-
-def _log_axes(statistic: str) -> tuple[bool, bool]:
-    """Whether a law's statistic is read on a log ``x`` axis (a slope against a logarithm) and
-    on a log ``y`` axis (a slope of a logarithm)."""
-    slope_of_slopes = statistic.startswith("slope(")
-    return (
-        "against log" in statistic or slope_of_slopes,
-        "slope of log" in statistic or slope_of_slopes,
-    )
 
 
 def figure_title(verdict: Verdict, profile: str) -> str:
@@ -142,15 +133,18 @@ def _measured_panel(axes: Axes, verdict: Verdict, measurement: Measurement) -> N
             linestyle=style,
             label=label,
         )
+    if measurement.exact is not None:
+        exact = np.asarray(measurement.exact, dtype=float)
+        axes.plot(x, exact, "--", color=PREDICTED_COLOUR, lw=1.2, label="exact expectation")
     positive = bool(np.all(curves[np.isfinite(curves)] > 0))
-    log_x, log_y = _log_axes(verdict.statistic)
+    log_x, log_y = (scale == "log" for scale in measurement.scales)
     if log_x and not categories:
         axes.set_xscale("log")
         _decades(axes.xaxis, x)
     if log_y and positive:
         axes.set_yscale("log")
         _decades(axes.yaxis, curves[np.isfinite(curves)])
-    if _is_rate(verdict) and positive:
+    if _is_rate(verdict, measurement) and positive:
         _slope_lines(axes, x, curves[:, 0, :], verdict)
     if categories:
         axes.set_xticks(x, categories)

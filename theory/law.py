@@ -119,7 +119,13 @@ class Measurement:
     """What a simulation measured: one statistic per seed, and the curves behind it.
 
     ``x`` is the swept variable (``[K]``), ``curves`` the measured quantity per seed
-    (``[R, K]``, or ``[R, J, K]`` for a family of curves labelled by ``series``).
+    (``[R, K]``, or ``[R, J, K]`` for a family of curves labelled by ``series``). ``scales``:
+    how the curves are read, ``("log" | "linear", "log" | "linear")`` for ``x`` and the curves;
+    ``fitted_slope``: the statistic is each seed's slope of ``log curve`` against ``log x``, so a
+    figure draws the fitted, predicted and rival slopes through the data. ``extras``: further
+    values the report keeps beside the verdict (its scalars go into ``laws.json``: e.g. C1's
+    every-item threshold slope); ``exact``: the theory's expected curve over ``x`` where it
+    gives one (``[K]``), drawn in the law's figure.
     """
 
     statistic: np.ndarray
@@ -130,6 +136,9 @@ class Measurement:
     series: Sequence[str] = ()
     invalid: str = ""
     extras: dict[str, Any] = field(default_factory=dict)
+    scales: tuple[str, str] = ("linear", "linear")
+    fitted_slope: bool = False
+    exact: np.ndarray | None = None
 
 
 class Law(ABC):
@@ -189,10 +198,6 @@ class Law(ABC):
     @abstractmethod
     def measure(self, config: Config, seeds: Sequence[int], device: str = "cpu") -> Measurement:
         """Simulate with the given seeds and return the per-seed statistic."""
-
-    def exact(self, config: Config) -> np.ndarray | None:
-        """An exact expected curve over the measured ``x`` where the theory gives one."""
-        return None
 
     def resolution_goal(self, config: Config) -> float:
         """The shift of the claim the law promises to reject at the ``standard`` profile: the

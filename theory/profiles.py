@@ -25,20 +25,109 @@ from memlaws.kernel.validation import choice, int_in_range
 
 
 @dataclass(frozen=True)
+class FigureBudget:
+    """What a profile simulates. ``seeds``: replicas of the figures built from schemes, the update
+    approximation and the schedule; ``training_seeds``: of the optimisation grid and the learned
+    embeddings. ``per_octave``: grid points per doubling of d and T (schemes, phase diagram).
+    ``training_dims``, ``training_samples`` (T): the optimisation grid. ``embedding_classes``:
+    the values of M of the learned embeddings. ``record_every``: the schedule's curve step."""
+
+    seeds: int
+    training_seeds: int
+    per_octave: float
+    training_dims: tuple[int, ...]
+    training_samples: int
+    embedding_classes: tuple[int, ...]
+    record_every: int
+
+
+@dataclass(frozen=True)
 class Profile:
-    """Seeds of a first look, the largest number of seeds stages may reach, and the declared
-    seconds (on 2 CPU cores) that one stage may cost."""
+    """One row of the profile table. The report's checks: the seeds of a first look, the largest
+    number of seeds stages may reach, and the declared seconds (on 2 CPU cores) that one stage
+    may cost. The Hypothesis suite (``MEMLAWS_PROFILE``): ``examples`` per property, of which
+    ``law_examples`` for a law's property over its domain (a law check costs seconds), and
+    whether a failing example is ``shrink``-ed to the smallest (each shrink step is a full
+    simulation; the ``ci`` profile is also derandomized). The paper's figures: ``figures``."""
 
     seeds: int
     max_seeds: int
     stage_seconds: float
+    examples: int
+    law_examples: int
+    shrink: bool
+    figures: FigureBudget
 
 
 PROFILE_TABLE = {
-    "ci": Profile(seeds=16, max_seeds=64, stage_seconds=3.0),
-    "quick": Profile(seeds=16, max_seeds=256, stage_seconds=10.0),
-    "standard": Profile(seeds=32, max_seeds=512, stage_seconds=30.0),
-    "thorough": Profile(seeds=64, max_seeds=1024, stage_seconds=120.0),
+    "ci": Profile(
+        seeds=16,
+        max_seeds=64,
+        stage_seconds=3.0,
+        examples=25,
+        law_examples=2,
+        shrink=False,
+        figures=FigureBudget(
+            seeds=2,
+            training_seeds=2,
+            per_octave=0.5,
+            training_dims=(10, 50, 200),
+            training_samples=1024,
+            embedding_classes=(1, 5, 25),
+            record_every=50,
+        ),
+    ),
+    "quick": Profile(
+        seeds=16,
+        max_seeds=256,
+        stage_seconds=10.0,
+        examples=100,
+        law_examples=6,
+        shrink=True,
+        figures=FigureBudget(
+            seeds=8,
+            training_seeds=4,
+            per_octave=1.0,
+            training_dims=(10, 20, 50, 100, 200),
+            training_samples=10_240,
+            embedding_classes=(1, 2, 5, 10, 20, 50, 100),
+            record_every=10,
+        ),
+    ),
+    "standard": Profile(
+        seeds=32,
+        max_seeds=512,
+        stage_seconds=30.0,
+        examples=200,
+        law_examples=12,
+        shrink=True,
+        figures=FigureBudget(
+            seeds=32,
+            training_seeds=10,
+            per_octave=2.0,
+            training_dims=(10, 20, 50, 100, 200, 500),
+            training_samples=10_240,
+            embedding_classes=(1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100),
+            record_every=5,
+        ),
+    ),
+    "thorough": Profile(
+        seeds=64,
+        max_seeds=1024,
+        stage_seconds=120.0,
+        examples=500,
+        law_examples=30,
+        shrink=True,
+        figures=FigureBudget(
+            seeds=100,
+            training_seeds=10,
+            per_octave=3.0,
+            training_dims=(10, 20, 50, 100, 200, 500, 1000),
+            training_samples=10_240,
+            embedding_classes=tuple(range(1, 101)),
+            record_every=5,
+        ),
+    ),
 }
 PROFILES = tuple(PROFILE_TABLE)
 STAGE_GROWTH = 4  # each stage has 4 times the seeds of the one before

@@ -31,9 +31,13 @@ def register(law: Law) -> Law:
 
 
 def _load_builtin() -> None:
-    from memlaws.theory.finite_data import MemoriserRate
-    from memlaws.theory.finite_memory import EmpiricalFrequency, FillBoundary, ThresholdAllocation
-    from memlaws.theory.optimisation import (
+    from memlaws.theory.paper.finite_data import MemoriserRate
+    from memlaws.theory.paper.finite_memory import (
+        EmpiricalFrequency,
+        FillBoundary,
+        ThresholdAllocation,
+    )
+    from memlaws.theory.paper.optimisation import (
         AdamAgainstSGD,
         BatchSize,
         LayerNorm,
@@ -42,13 +46,13 @@ def _load_builtin() -> None:
         StepSize,
         TwoDimensions,
     )
-    from memlaws.theory.random_embeddings import (
+    from memlaws.theory.paper.random_embeddings import (
         FrequencyWeighting,
         Overflow,
         Thresholding,
         ThresholdingOptimal,
     )
-    from memlaws.theory.update_approximation import ApproximationGap, SmallStepRate
+    from memlaws.theory.paper.update_approximation import ApproximationGap, SmallStepRate
 
     for law_type in (
         MemoriserRate,

@@ -163,7 +163,8 @@ def counterexample_table(records: Sequence[dict[str, Any]]) -> str:
         "",
         "The smallest failing configuration Hypothesis found for each law, read from "
         f"`{counterexample_path()}` (written by the property tests; shrinking runs under "
-        "`MEMLAWS_PROFILE=dev` or `thorough`). It marks the edge of the region where the law "
+        "`MEMLAWS_PROFILE=quick`, `standard` or `thorough`). It marks the edge of the region "
+        "where the law "
         "holds. Each is rechecked on the report's seeds before it is shown.",
         "",
     ]
@@ -340,6 +341,11 @@ def _compared(measurement: Measurement) -> list[str]:
     return list(measurement.series) if paired else []
 
 
+def _scalars(extras: dict[str, Any]) -> dict[str, Any]:
+    """The scalar values of a measurement's ``extras`` (numbers and text), for ``laws.json``."""
+    return {k: v for k, v in extras.items() if isinstance(v, (int, float, str))}
+
+
 def write_report(
     out: Path,
     profile: str,
@@ -371,6 +377,7 @@ def write_report(
         for record, (verdict, measurement) in zip(records, inside, strict=True):
             record["figure"] = f"figures/{verdict.spec}.png"
             record["compared"] = _compared(measurement)
+            record["details"] = _scalars(measurement.extras)
             law_figure(verdict, measurement, building / record["figure"], profile)
         for record in records:
             record["beyond"] = [b for b in beyond if b["spec"] == record["spec"]]

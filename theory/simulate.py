@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import sys
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -42,27 +40,14 @@ from memlaws.kernel.validation import (
     positive_float,
     positive_int,
 )
-from memlaws.theory.jsonlines import JsonLines, read_json_lines, set_aside_partial
+from memlaws.theory.jsonlines import JsonLines, read_json_lines
 from memlaws.theory.progress import Progress
+from memlaws.theory.setting import OPTIMIZER_NAMES, PAPER_RUN, training_setup
 
-DEFAULTS: dict[str, Any] = {
-    "model": "matrix",
-    "optimizer": "SGD",
-    "lr": 1.0,
-    "N": 100,
-    "M": 5,
-    "d": 100,
-    "ntrain": 10240,
-    "batch_size": 16,
-    "layernorm": False,
-    "seed": 0,
-    "alpha": 2.0,
-}
+DEFAULTS: dict[str, Any] = PAPER_RUN  # the paper's reference setting
 FIELDS = tuple(DEFAULTS)
 LINE = (*FIELDS[:8], "niter", *FIELDS[8:], "error", "diverged")  # the order of a line's keys
 BATCHED = ("seed", "lr")  # runs that differ only in these train together
-# the paper's spelling; memlaws.kernel.training's names in lower case
-OPTIMIZER_NAMES = ("SGD", "Adam")
 HEADER = "memlaws_header"  # the key of a header line
 FIELD_HELP = {
     "model": f"one of {', '.join(MODELS)}",
@@ -207,17 +192,7 @@ def not_yet_written(runs: list[Run], written: JsonLines, resume: bool, out: Path
 
 def setup_of(run: Mapping[str, Any]) -> TrainingSetup:
     """The training setup of a run (its fields other than ``seed`` and ``lr``)."""
-    return TrainingSetup(
-        model=run["model"],
-        optimizer=run["optimizer"].lower(),
-        n_tokens=run["N"],
-        n_classes=run["M"],
-        dim=run["d"],
-        alpha=run["alpha"],
-        n_samples=run["ntrain"],
-        batch_size=run["batch_size"],
-        layernorm=run["layernorm"],
-    )
+    return training_setup(run)
 
 
 def groups(runs: list[Run]) -> Iterator[list[Run]]:
@@ -282,211 +257,3 @@ def simulate(
 def header_line(provenance: Mapping[str, Any], runs: int) -> dict[str, Any]:
     """The line that opens a command's output: its provenance and how many runs follow."""
     return {HEADER: {**provenance, "runs": runs}}
-
-
-# ---------------------------------------------------------------------------------------------
-# The command
-
-
-@dataclass
-class Plan:
-    """What a ``simulate`` command would do: the grid's runs, those to train now, in groups."""
-
-    runs: list[Run]
-    todo: list[Run]
-    groups: list[list[Run]]
-    written: JsonLines
-
-
-def plan(grid_path: Path, out: Path | None, resume: bool) -> Plan:
-    """Check the grid and every setup, then ``out`` (a writable file), read it back and choose
-    the runs to train."""
-    from memlaws.theory.preflight import check_output_file
-
-    runs = expand(read_grid(grid_path))
-    for group in groups(runs):
-        setup_of(group[0])  # every setup is valid before any training starts
-    if out is None:
-        return Plan(runs, runs, list(groups(runs)), JsonLines())
-    written = read_written(check_output_file("--out", out))
-    todo = not_yet_written(runs, written, resume, out)
-    return Plan(runs, todo, list(groups(todo)), written)
-
-
-def _shared(group: list[Run]) -> str:
-    """The fields a group's runs share, as ``name=value`` pairs."""
-    return " ".join(f"{name}={group[0][name]}" for name in FIELDS if name not in BATCHED)
-
-
-def _count(number: int, noun: str) -> str:
-    """``1 run``, ``2 runs``."""
-    return f"{number} {noun}{'s' * (number != 1)}"
-
-
-def _replicas(seeds: int, lrs: int) -> str:
-    """``2 seeds × 1 lr``."""
-    return f"{_count(seeds, 'seed')} × {_count(lrs, 'lr')}"
-
-
-def memory_need(plan: Plan, device: str, workers: int | None) -> tuple[int, list[Run] | None]:
-    """Peak bytes of the plan's heaviest moment (its largest group, or the ``workers``
-    largest at once plus a process each) and its largest group."""
-    from memlaws.theory.cost import BASELINE_BYTES, group_memory
-
-    sizes = sorted(
-        ((group_memory(*group_shape(g), device=device), i) for i, g in enumerate(plan.groups)),
-        reverse=True,
-    )
-    if not sizes:
-        return 0, None
-    largest = plan.groups[sizes[0][1]]
-    if workers is None:
-        return sizes[0][0], largest
-    return sum(size for size, _ in sizes[:workers]) + workers * BASELINE_BYTES, largest
-
-
-def _memory_check(plan: Plan, device: str, workers: int | None, scheduler: str | None) -> str:
-    """Refuse a plan that would not fit in memory; the estimate, in words."""
-    from memlaws.theory.cost import group_memory, readable_bytes
-    from memlaws.theory.preflight import available_memory, check_fits
-
-    if scheduler is not None:
-        return "memory: not checked (the groups run on the scheduler's workers)"
-    need, largest = memory_need(plan, device, workers)
-    if largest is None:
-        return "memory: nothing to train"
-    setup, seeds, lrs = group_shape(largest)
-    what = f"the group {_shared(largest)} ({_replicas(seeds, lrs)})"
-    if workers is not None:
-        what = f"{workers} workers at once, the largest being {what}"
-    check_fits(
-        need,
-        device,
-        what,
-        "reduce d, N or ntrain, or split the seeds and lrs over several grids",
-    )
-    free = available_memory(device)
-    available = f"{readable_bytes(free) if free is not None else 'unknown'} available on {device}"
-    largest_text = f"largest group {_shared(largest)}, {_replicas(seeds, lrs)}"
-    if workers is not None:
-        largest_need = readable_bytes(group_memory(setup, seeds, lrs, device=device))
-        largest_text = f"{workers} worker processes at once; {largest_text}: {largest_need}"
-    return f"estimated peak memory: {readable_bytes(need)} ({largest_text}); {available}"
-
-
-def _time_text(plan: Plan, device: str, workers: int | None) -> str:
-    from memlaws.theory.cost import group_seconds, readable_seconds
-
-    if not plan.groups:
-        return "estimated time: none (nothing to train)"
-    seconds = sum(group_seconds(*group_shape(group)) for group in plan.groups)
-    if workers:
-        seconds /= workers
-    where = "on this CPU" if device == "cpu" else f"on a CPU (no model for {device})"
-    return (
-        f"estimated time: about {readable_seconds(seconds)} {where} (rough: the cost model was "
-        "fitted on a 2-core CPU, within 0.3× to 1.7× there)"
-    )
-
-
-def describe(plan: Plan, grid_path: Path, out: Path | None) -> list[str]:
-    """The plan in words: runs, groups, what ``out`` already holds."""
-    every = f"{_count(len(plan.runs), 'run')} in {_count(len(list(groups(plan.runs))), 'group')}"
-    lines = [f"{grid_path}: {every} (runs differing only in seed and lr train together)"]
-    if out is not None:
-        held = len(plan.runs) - len(plan.todo)
-        todo = f"{_count(len(plan.todo), 'run')} in {_count(len(plan.groups), 'group')}"
-        lines.append(f"{out}: holds {held} of them; {todo} to train")
-        if plan.written.partial:
-            lines.append(f"{out}: its last line was cut off by a kill; it would be set aside")
-    return lines
-
-
-def simulate_command(
-    grid_path: Path,
-    out: Path | None,
-    resume: bool,
-    device: str,
-    scheduler: str | None = None,
-    workers: int | None = None,
-    dry_run: bool = False,
-    argv: Sequence[str] = (),
-) -> int:
-    """Check the device, ``out``, the grid and the memory it needs, then train what is not yet
-    in ``out`` (``--resume``) in this process, on the Dask scheduler at ``scheduler`` or on a
-    local cluster of ``workers`` processes (``memlaws.theory.executors``). 0 when done; 130 when
-    interrupted, after saying how to resume. ``dry_run`` prints the plan and trains nothing."""
-    from memlaws.theory.preflight import check_device
-
-    if resume and out is None:
-        raise ValueError("--resume needs --out FILE (the runs to skip are read from it)")
-    if workers is not None:
-        positive_int("--workers", workers)
-    device = check_device(device)
-    chosen = plan(grid_path, out, resume)
-    if dry_run:
-        print("\n".join([*describe(chosen, grid_path, out), _time_text(chosen, device, workers)]))
-        print(_memory_check(chosen, device, workers, scheduler))
-        return 0
-    _memory_check(chosen, device, workers, scheduler)
-    return _train(chosen, out, device, scheduler, workers, argv)
-
-
-def _train(
-    chosen: Plan,
-    out: Path | None,
-    device: str,
-    scheduler: str | None,
-    workers: int | None,
-    argv: Sequence[str],
-) -> int:
-    from memlaws.theory.executors import (
-        executor,  # imported here: memlaws.theory.executors builds on this module
-    )
-    from memlaws.theory.provenance import provenance
-
-    header = header_line(provenance(device, argv), len(chosen.todo))
-    if out is not None:
-        set_aside_partial(out, chosen.written, sys.stderr)
-    if not chosen.todo:
-        return 0
-    counted = _Counter(sys.stdout)
-    try:
-        with (
-            executor(scheduler, workers) as train_runs,
-            Progress(len(chosen.todo), "simulate") as bar,
-        ):
-            if out is None:
-                write_line(header, sys.stdout)
-                train_runs(chosen.todo, counted, device, bar)
-            else:
-                out.parent.mkdir(parents=True, exist_ok=True)
-                with out.open("a", encoding="utf-8") as stream:
-                    write_line(header, stream)
-                    train_runs(chosen.todo, stream, device, bar)
-    except KeyboardInterrupt:
-        if out is None:
-            print(f"interrupted: {counted.lines} runs written to stdout", file=sys.stderr)
-        else:
-            done = read_written(out).count - chosen.written.count
-            print(
-                f"interrupted: {done} runs written to {out}; rerun with --resume to continue",
-                file=sys.stderr,
-            )
-        return 130
-    return 0
-
-
-class _Counter:
-    """A text stream that passes writes on to ``stream`` and counts the lines written."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream, self.lines = stream, 0
-
-    def write(self, text: str) -> int:
-        written = self.stream.write(text)
-        self.lines += text.count("\n")
-        return written
-
-    def flush(self) -> None:
-        self.stream.flush()

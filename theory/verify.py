@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -189,15 +189,11 @@ def judge(
 def joined(first: Measurement, second: Measurement) -> Measurement:
     """Two measurements of the same configuration on disjoint seeds, as one (``extras`` are
     those of the first look)."""
-    return Measurement(
+    return replace(
+        first,
         statistic=np.concatenate([first.statistic, second.statistic]),
-        x=first.x,
         curves=np.concatenate([first.curves, second.curves]),
-        xlabel=first.xlabel,
-        ylabel=first.ylabel,
-        series=first.series,
         invalid="; ".join(part for part in (first.invalid, second.invalid) if part),
-        extras=first.extras,
     )
 
 

@@ -210,4 +210,6 @@ class CorrelationCapacity(Law):
                 "every_item_ratio": sharp_ratios(x, every_item),
                 "every_item_slope": float(np.nanmean(every_item_slopes)),
             },
+            scales=("log", "log"),
+            fitted_slope=True,
         )

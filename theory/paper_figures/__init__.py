@@ -1,7 +1,7 @@
 """The paper's figures (reference-setting.md), drawn from the kernel as PNG through matplotlib's
 Agg backend.
 
-Each figure is a pure data function of a profile's ``Budget`` (seeds ``0 … k−1``, grid sizes)
+Each figure is a pure data function of a profile's ``FigureBudget`` (seeds ``0 … k−1``, grid sizes)
 returning named numpy arrays, and a drawing function of those arrays. The paper's N, M, α and
 d, T ranges are kept; profiles cut seeds and grid points first, and each caption says what was
 used and where it departs from the paper. Bands are two-sided 68% t-intervals of the mean (about
@@ -20,9 +20,8 @@ from matplotlib.figure import Figure
 from memlaws.theory.paper_figures.common import (
     FOLDER,
     Arrays,
-    Budget,
+    FigureBudget,
     PaperFigure,
-    budget_for,
     save_figure,
 )
 from memlaws.theory.paper_figures.memories import (
@@ -53,14 +52,14 @@ from memlaws.theory.paper_figures.training import (
     update_approximation_caption,
     update_approximation_data,
 )
+from memlaws.theory.profiles import profile as profile_settings
 from memlaws.theory.progress import Progress
 
 __all__ = [
     "PAPER_FIGURE_COUNT",
     "Arrays",
-    "Budget",
+    "FigureBudget",
     "PaperFigure",
-    "budget_for",
     "heat_maps_data",
     "paper_figure_names",
     "schedule_data",
@@ -77,11 +76,11 @@ __all__ = [
 class _Recipe:
     name: str
     title: str
-    data: Callable[[Budget, str], Arrays]
+    data: Callable[[FigureBudget, str], Arrays]
     draw: Callable[[Arrays], Figure]
-    caption: Callable[[Budget], str]
+    caption: Callable[[FigureBudget], str]
 
-    def figure(self, budget: Budget) -> PaperFigure:
+    def figure(self, budget: FigureBudget) -> PaperFigure:
         return PaperFigure(self.name, self.title, f"{FOLDER}/{self.name}.png", self.caption(budget))
 
 
@@ -157,7 +156,7 @@ def write_paper_figures(
     """Draw every paper figure into ``folder / figure.file`` (each through a temporary file and
     a rename) with the seeds and grids of ``profile``; advances ``progress`` once per figure and
     returns the figures in reading order."""
-    budget = budget_for(profile)
+    budget = profile_settings(profile).figures
     figures = []
     for recipe in RECIPES:
         start = time.perf_counter()

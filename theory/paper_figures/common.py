@@ -18,10 +18,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from scipy import stats
 
-from memlaws.kernel.validation import choice
 from memlaws.theory.figures import mean_and_band, save_atomically
-from memlaws.theory.optimisation import TwoDimensions
-from memlaws.theory.profiles import PROFILES
+from memlaws.theory.paper.optimisation import Schedule, TwoDimensions
+from memlaws.theory.profiles import FigureBudget
+from memlaws.theory.setting import PAPER_RUN
 from memlaws.theory.statistics import LEVEL, geometric_grid
 
 Arrays = dict[str, np.ndarray]
@@ -36,11 +36,12 @@ SCALING_DIMS = (10, 20, 50, 100, 200, 1000)
 SCALING_SIZES = (10, 100, 1000, 10_000)
 FILL_TOKENS, FILL_ALPHA = 1000, 2.0  # the paper: N = 100, α = 0.5 (see fill_phase_caption)
 FILL_DIMS, FILL_SIZES = (2, 1000), (10, 100_000)  # d and T ranges of the phase diagram
-REFERENCE = {"N": 100, "M": CLASSES, "alpha": 2.0}  # the optimisation grid's setting
+REFERENCE = {key: PAPER_RUN[key] for key in ("N", "M", "alpha")}  # the optimisation grid's
 APPROXIMATION_DIM, APPROXIMATION_STEP, APPROXIMATION_BATCH, APPROXIMATION_STEPS = 10, 1.0, 1000, 100
-SCHEDULE = {"N": 10, "M": CLASSES, "alpha": 1.5}
-SCHEDULE_DIM, SCHEDULE_STEPS, SCHEDULE_DECAY_STEP = 5, 1000, 100
-SCHEDULE_LARGE, SCHEDULE_SMALL, SCHEDULE_AFTER = 10.0, 0.1, 0.3
+SCHEDULE = Schedule().config()  # law R5e's setting and schedules
+SCHEDULE_DIM, SCHEDULE_STEPS = SCHEDULE["d"], SCHEDULE["niter"]
+SCHEDULE_DECAY_STEP = Schedule.decay_step
+SCHEDULE_LARGE, SCHEDULE_SMALL, SCHEDULE_AFTER = Schedule.large_step, 0.1, Schedule.later_step
 SGD_BATCH, BATCH_PANEL_STEP, LARGE_BATCH = 16, 10.0, 1024
 EMBEDDING_TOKENS, EMBEDDING_DIM, EMBEDDING_STEP, EMBEDDING_BATCH = 100, 2, 0.1, 1000
 EMBEDDING_STEPS = int(TwoDimensions.parameters["niter"].default)  # as law R6b
@@ -58,69 +59,7 @@ class PaperFigure:
     caption: str
 
 
-@dataclass(frozen=True)
-class Budget:
-    """What a profile simulates. ``seeds``: replicas of the figures built from schemes, the update
-    approximation and the schedule; ``training_seeds``: of the optimisation grid and the learned
-    embeddings. ``per_octave``: grid points per doubling of d and T (schemes, phase diagram).
-    ``training_dims``, ``training_samples`` (T): the optimisation grid. ``embedding_classes``:
-    the values of M of the learned embeddings. ``record_every``: the schedule's curve step."""
-
-    seeds: int
-    training_seeds: int
-    per_octave: float
-    training_dims: tuple[int, ...]
-    training_samples: int
-    embedding_classes: tuple[int, ...]
-    record_every: int
-
-
-BUDGETS = {
-    "ci": Budget(
-        seeds=2,
-        training_seeds=2,
-        per_octave=0.5,
-        training_dims=(10, 50, 200),
-        training_samples=1024,
-        embedding_classes=(1, 5, 25),
-        record_every=50,
-    ),
-    "quick": Budget(
-        seeds=8,
-        training_seeds=4,
-        per_octave=1.0,
-        training_dims=(10, 20, 50, 100, 200),
-        training_samples=10_240,
-        embedding_classes=(1, 2, 5, 10, 20, 50, 100),
-        record_every=10,
-    ),
-    "standard": Budget(
-        seeds=32,
-        training_seeds=10,
-        per_octave=2.0,
-        training_dims=(10, 20, 50, 100, 200, 500),
-        training_samples=10_240,
-        embedding_classes=(1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100),
-        record_every=5,
-    ),
-    "thorough": Budget(
-        seeds=100,
-        training_seeds=10,
-        per_octave=3.0,
-        training_dims=(10, 20, 50, 100, 200, 500, 1000),
-        training_samples=10_240,
-        embedding_classes=tuple(range(1, 101)),
-        record_every=5,
-    ),
-}
-
-
-def budget_for(profile: str) -> Budget:
-    """The budget of ``profile`` (one of ``memlaws.theory.profiles.PROFILES``)."""
-    return BUDGETS[choice("profile", profile, PROFILES)]
-
-
-def dim_grid(budget: Budget) -> list[int]:
+def dim_grid(budget: FigureBudget) -> list[int]:
     """d from 10 to 1000 on the budget's log grid."""
     return geometric_grid(10, 1000, budget.per_octave)
 

@@ -31,7 +31,7 @@ from memlaws.kernel import (
     threshold_weights,
     zipf_probabilities,
 )
-from memlaws.theory.finite_memory import ThresholdAllocation
+from memlaws.theory.paper.finite_memory import seen_threshold_weights
 from memlaws.theory.paper_figures.common import (
     CLASSES,
     FILL_ALPHA,
@@ -48,7 +48,7 @@ from memlaws.theory.paper_figures.common import (
     SCALING_SIZES,
     SCHEMES_TOKENS,
     Arrays,
-    Budget,
+    FigureBudget,
     bands_text,
     dim_grid,
     first_seeds,
@@ -64,7 +64,7 @@ from memlaws.theory.paper_figures.common import (
     reference_line,
     seed_text,
 )
-from memlaws.theory.random_embeddings import THRESHOLD_FRACTION, kept_tokens
+from memlaws.theory.setting import THRESHOLD_FRACTION, kept_tokens
 from memlaws.theory.statistics import first_crossing, geometric_grid
 
 # ---------------------------------------------------------------------------------------------
@@ -73,7 +73,7 @@ from memlaws.theory.statistics import first_crossing, geometric_grid
 SCHEME_LABELS = ("q = 1 (all tokens)", "q = p", f"q = 1{{x ≤ d/{THRESHOLD_FRACTION}}}")
 
 
-def schemes_in_d_data(budget: Budget, device: str = "cpu") -> Arrays:
+def schemes_in_d_data(budget: FigureBudget, device: str = "cpu") -> Arrays:
     """Population error of three schemes with random embeddings: ``dims`` ``[D]``, ``errors``
     ``[S, 3, D]`` (schemes in the order of ``SCHEME_LABELS``)."""
     p = zipf_probabilities(SCHEMES_TOKENS, SCALING_ALPHA)
@@ -105,7 +105,7 @@ def draw_schemes_in_d(data: Arrays) -> Figure:
     return figure
 
 
-def schemes_in_d_caption(budget: Budget) -> str:
+def schemes_in_d_caption(budget: FigureBudget) -> str:
     return (
         f"N = {SCHEMES_TOKENS}, M = {CLASSES}, α = {SCALING_ALPHA:g}, {len(dim_grid(budget))} "
         f"values of d from 10 to 1000, {seed_text(budget.seeds)} (the paper: 100 seeds). "
@@ -119,7 +119,7 @@ def schemes_in_d_caption(budget: Budget) -> str:
 # 2. Scaling in d and T (thresholding seen tokens)
 
 
-def scaling_data(budget: Budget, device: str = "cpu") -> Arrays:
+def scaling_data(budget: FigureBudget, device: str = "cpu") -> Arrays:
     """Error of keeping the ``d/8`` most frequent seen tokens: ``dims`` ``[D]``, ``sizes``
     ``[K]`` (T), ``errors`` ``[S, K, D]``."""
     p = zipf_probabilities(SCHEMES_TOKENS, SCALING_ALPHA)
@@ -129,7 +129,7 @@ def scaling_data(budget: Budget, device: str = "cpu") -> Arrays:
     errors = np.stack(
         [
             scheme_errors(
-                ThresholdAllocation().weights({}, counts[:, k], seeds),
+                seen_threshold_weights(counts[:, k], seeds),
                 p,
                 targets,
                 CLASSES,
@@ -175,7 +175,7 @@ def draw_scaling(data: Arrays) -> Figure:
     return figure
 
 
-def scaling_caption(budget: Budget) -> str:
+def scaling_caption(budget: FigureBudget) -> str:
     return (
         f"Thresholding on seen tokens (keep the P = d/{THRESHOLD_FRACTION} most frequent), "
         f"N = {SCHEMES_TOKENS}, M = {CLASSES}, α = {SCALING_ALPHA:g}, "
@@ -191,7 +191,7 @@ def scaling_caption(budget: Budget) -> str:
 # 3. Fill phase diagram over (d, T)
 
 
-def fill_grids(budget: Budget) -> tuple[list[int], list[int]]:
+def fill_grids(budget: FigureBudget) -> tuple[list[int], list[int]]:
     """The phase diagram's d and T grids, on the budget's log spacing."""
     return (
         geometric_grid(*FILL_DIMS, budget.per_octave),
@@ -199,7 +199,7 @@ def fill_grids(budget: Budget) -> tuple[list[int], list[int]]:
     )
 
 
-def fill_phase_data(budget: Budget, device: str = "cpu") -> Arrays:
+def fill_phase_data(budget: FigureBudget, device: str = "cpu") -> Arrays:
     """The fill scheme ``q = 1{n_x > 0}`` over a ``(T, d)`` grid: ``dims`` ``[D]``, ``sizes``
     ``[K]``, ``errors`` ``[S, K, D]`` (under p), ``boundary`` ``[K]`` (the d where the
     seed-mean error over seen tokens, counted uniformly, first falls to half of chance, as law
@@ -299,7 +299,7 @@ def draw_fill_phase(data: Arrays) -> Figure:
     return figure
 
 
-def fill_phase_caption(budget: Budget) -> str:
+def fill_phase_caption(budget: FigureBudget) -> str:
     dims, sizes = fill_grids(budget)
     return (
         f"q = 1{{x seen}}, N = {FILL_TOKENS}, M = {CLASSES}, α = {FILL_ALPHA:g}; {len(dims)} "
@@ -324,7 +324,7 @@ def fill_phase_caption(budget: Budget) -> str:
 HEAT_LABELS = ("q = 1{x seen}", "q = p̂")
 
 
-def heat_maps_data(budget: Budget, device: str = "cpu") -> Arrays:
+def heat_maps_data(budget: FigureBudget, device: str = "cpu") -> Arrays:
     """Softmax over classes of the scores of two count-based memories for one seed:
     ``softmax`` ``[2, N, M]`` (schemes in the order of ``HEAT_LABELS``), ``targets`` ``[N]``,
     ``counts`` ``[N]`` and ``errors`` ``[2]``. Independent of the budget (one seed)."""
@@ -381,7 +381,7 @@ def draw_heat_maps(data: Arrays) -> Figure:
     return figure
 
 
-def heat_maps_caption(budget: Budget) -> str:
+def heat_maps_caption(budget: FigureBudget) -> str:
     return (
         f"N = {HEAT_TOKENS}, M = {CLASSES}, d = {HEAT_DIM}, α = {HEAT_ALPHA:g}, T = "
         f"{HEAT_SAMPLES}, one seed ({HEAT_SEED}), unit-norm u: softmax over classes of the "

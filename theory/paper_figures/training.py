@@ -21,7 +21,7 @@ from memlaws.kernel import (
 )
 from memlaws.kernel.training import TrainingSetup, train
 from memlaws.kernel.update_approximation import approximate_error_curves, approximate_weight_curves
-from memlaws.theory.optimisation import PAPER_BATCHES, PAPER_STEPS, TwoDimensions, run
+from memlaws.theory.paper.optimisation import PAPER_BATCHES, PAPER_STEPS, Schedule, TwoDimensions
 from memlaws.theory.paper_figures.common import (
     APPROXIMATION_BATCH,
     APPROXIMATION_DIM,
@@ -48,7 +48,7 @@ from memlaws.theory.paper_figures.common import (
     SCHEDULE_STEPS,
     SGD_BATCH,
     Arrays,
-    Budget,
+    FigureBudget,
     bands_text,
     first_seeds,
     fit_limits,
@@ -59,18 +59,19 @@ from memlaws.theory.paper_figures.common import (
     new_figure,
     seed_text,
 )
-from memlaws.theory.update_approximation import sgd_setup
+from memlaws.theory.setting import zero_start_setup
+from memlaws.theory.shapes import run
 
 # ---------------------------------------------------------------------------------------------
 # 4. Real SGD against the q_γ update approximation
 
 
-def update_approximation_data(budget: Budget, device: str = "cpu") -> Arrays:
+def update_approximation_data(budget: FigureBudget, device: str = "cpu") -> Arrays:
     """Error per step of SGD from ``W₀ = 0`` and of the ``q_γ`` memory on the same seeds:
     ``steps`` ``[K]``, ``sgd`` and ``approximation`` ``[S, K]``."""
     seeds = first_seeds(budget.seeds)
     n_samples = APPROXIMATION_STEPS * APPROXIMATION_BATCH
-    setup = sgd_setup(REFERENCE, APPROXIMATION_DIM, APPROXIMATION_BATCH, n_samples)
+    setup = zero_start_setup(REFERENCE, APPROXIMATION_DIM, APPROXIMATION_BATCH, n_samples)
     result = train(setup, seeds, [APPROXIMATION_STEP], device=device, record_every=1)
     p = zipf_probabilities(REFERENCE["N"], REFERENCE["alpha"])
     targets = modular_targets(REFERENCE["N"], CLASSES)
@@ -111,7 +112,7 @@ def draw_update_approximation(data: Arrays) -> Figure:
     return figure
 
 
-def update_approximation_caption(budget: Budget) -> str:
+def update_approximation_caption(budget: FigureBudget) -> str:
     return (
         f"N = {REFERENCE['N']}, M = {CLASSES}, α = {REFERENCE['alpha']:g}, d = "
         f"{APPROXIMATION_DIM}, SGD with γ = {APPROXIMATION_STEP:g} on batches of "
@@ -126,7 +127,7 @@ def update_approximation_caption(budget: Budget) -> str:
 # 5. The optimisation grid: step size, batch size, Adam against SGD, layer norm
 
 
-def optimisation_data(budget: Budget, device: str = "cpu") -> Arrays:
+def optimisation_data(budget: FigureBudget, device: str = "cpu") -> Arrays:
     """Final errors of the matrix model over the grid, ``dims`` ``[D]`` and, with ``L`` the
     paper's step sizes: ``sgd``, ``adam``, ``layernorm`` (SGD with layer norm) at B = 16 and
     ``sgd_large``, ``adam_large`` at B = 1024, each ``[S, D, L]``; ``batches`` ``[S, D, 4]``
@@ -138,21 +139,21 @@ def optimisation_data(budget: Budget, device: str = "cpu") -> Arrays:
     for dim in budget.training_dims:
         config = REFERENCE | {"d": dim, "B": SGD_BATCH}
         large = config | {"B": LARGE_BATCH}
-        runs["sgd"].append(run(config, seeds, PAPER_STEPS, device, n_samples=samples))
+        runs["sgd"].append(run(config, seeds, PAPER_STEPS, device, ntrain=samples))
         runs["adam"].append(
-            run(config, seeds, PAPER_STEPS, device, optimizer="adam", n_samples=samples)
+            run(config, seeds, PAPER_STEPS, device, optimizer="Adam", ntrain=samples)
         )
         runs["layernorm"].append(
-            run(config, seeds, PAPER_STEPS, device, layernorm=True, n_samples=samples)
+            run(config, seeds, PAPER_STEPS, device, layernorm=True, ntrain=samples)
         )
-        runs["sgd_large"].append(run(large, seeds, PAPER_STEPS, device, n_samples=samples))
+        runs["sgd_large"].append(run(large, seeds, PAPER_STEPS, device, ntrain=samples))
         runs["adam_large"].append(
-            run(large, seeds, PAPER_STEPS, device, optimizer="adam", n_samples=samples)
+            run(large, seeds, PAPER_STEPS, device, optimizer="Adam", ntrain=samples)
         )
         runs["batches"].append(
             np.concatenate(
                 [
-                    run(config | {"B": b}, seeds, [BATCH_PANEL_STEP], device, n_samples=samples)
+                    run(config | {"B": b}, seeds, [BATCH_PANEL_STEP], device, ntrain=samples)
                     for b in PAPER_BATCHES
                 ],
                 axis=1,
@@ -222,7 +223,7 @@ def _finish_panel(
     axes.legend(handles=handles, fontsize=7, loc="lower left", ncol=2 if handles else 1)
 
 
-def optimisation_caption(budget: Budget) -> str:
+def optimisation_caption(budget: FigureBudget) -> str:
     dims = budget.training_dims
     return (
         f"Matrix model (learn W; random W₀ and Gaussian U), N = {REFERENCE['N']}, M = {CLASSES}, "
@@ -247,11 +248,11 @@ SCHEDULE_LABELS = (
 )
 
 
-def schedule_data(budget: Budget, device: str = "cpu") -> Arrays:
+def schedule_data(budget: FigureBudget, device: str = "cpu") -> Arrays:
     """Error per recorded step of SGD with batches of one token: ``steps`` ``[K]``, ``curves``
     ``[S, 3, K]`` (schedules in the order of ``SCHEDULE_LABELS``)."""
     seeds = first_seeds(budget.seeds)
-    setup = sgd_setup(SCHEDULE, SCHEDULE_DIM, 1, SCHEDULE_STEPS)
+    setup = zero_start_setup(SCHEDULE, SCHEDULE_DIM, 1, SCHEDULE_STEPS)
     constant = train(
         setup,
         seeds,
@@ -259,12 +260,7 @@ def schedule_data(budget: Budget, device: str = "cpu") -> Arrays:
         device=device,
         record_every=budget.record_every,
     )
-    decaying_setup = replace(
-        setup,
-        schedule="step",
-        decay_step=SCHEDULE_DECAY_STEP,
-        decay_factor=SCHEDULE_AFTER / SCHEDULE_LARGE,
-    )
+    decaying_setup = replace(setup, **Schedule().decay())
     decaying = train(
         decaying_setup, seeds, [SCHEDULE_LARGE], device=device, record_every=budget.record_every
     )
@@ -290,7 +286,7 @@ def draw_schedule(data: Arrays) -> Figure:
     return figure
 
 
-def schedule_caption(budget: Budget) -> str:
+def schedule_caption(budget: FigureBudget) -> str:
     return (
         f"Submitted version's setting: N = {SCHEDULE['N']}, M = {CLASSES}, d = {SCHEDULE_DIM} "
         f"(the memory overflows), α = {SCHEDULE['alpha']:g}, SGD with batches of one token for "
@@ -306,7 +302,7 @@ def schedule_caption(budget: Budget) -> str:
 # 7. Learned embeddings in two dimensions
 
 
-def learned_embeddings_data(budget: Budget, device: str = "cpu") -> Arrays:
+def learned_embeddings_data(budget: FigureBudget, device: str = "cpu") -> Arrays:
     """Learnable model at d = 2 trained by Adam: ``classes`` ``[C]`` (M), ``errors`` ``[S, C]``,
     ``floor`` and ``capacity`` ``[C]`` (the finite-data floor of R1 and the mass beyond
     d tokens, as law R6b), and for one seed at M = 5 the learned ``inputs`` ``[N, 2]``,
@@ -325,7 +321,7 @@ def learned_embeddings_data(budget: Budget, device: str = "cpu") -> Arrays:
             "niter": EMBEDDING_STEPS,
         }
         errors.append(
-            run(config, seeds, [EMBEDDING_STEP], device, model="learnable", optimizer="adam")[:, 0]
+            run(config, seeds, [EMBEDDING_STEP], device, model="learnable", optimizer="Adam")[:, 0]
         )
         floors.append(law.floor(config))
         capacities.append((1 - 1 / m) * float(p[EMBEDDING_DIM:].sum()))
@@ -413,7 +409,7 @@ def draw_learned_embeddings(data: Arrays) -> Figure:
     return figure
 
 
-def learned_embeddings_caption(budget: Budget) -> str:
+def learned_embeddings_caption(budget: FigureBudget) -> str:
     classes = budget.embedding_classes
     listed = "1 to 100" if len(classes) == 100 else listed_values(classes)
     return (

@@ -18,87 +18,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from memlaws.kernel import expected_memoriser_error, zipf_probabilities
-from memlaws.kernel.training import TrainingSetup, train
 from memlaws.theory.law import Config, Law, Measurement, Parameter, Prediction
 from memlaws.theory.profiles import tuning_seeds
+from memlaws.theory.setting import REFERENCE, fixed
+from memlaws.theory.shapes import VISIBLE_ERROR, Ordering, paired, row_slopes, run
 
 PAPER_STEPS = (0.1, 1.0, 10.0, 100.0)
 PAPER_BATCHES = (16, 64, 256, 1024)
-VISIBLE_ERROR = 0.005
-MINIMUM_EFFECT_REASON = (
-    f"an ordering with a minimum effect: an error difference of {VISIBLE_ERROR} over the "
-    "compared range (half a percentage point of population error, about the p-mass of one "
-    "token at the retrieval edge of the reference setting: p(x) ≈ 0.005 for x ≈ 10 at N = 100, "
-    "α = 2); smaller differences are below what the paper's figures could show. The interval "
-    "must lie wholly above it"
-)
-
-
-def fixed(value: float, meaning: str) -> Parameter:
-    kind = "float" if isinstance(value, float) else "int"
-    return Parameter(value, value, value, kind, meaning)
-
-
-REFERENCE = {
-    "N": fixed(100, "number of tokens"),
-    "M": fixed(5, "number of classes"),
-    "alpha": fixed(2.0, "Zipf exponent α"),
-}
-
-
-def run(
-    config: Config,
-    seeds: Sequence[int],
-    lrs: Sequence[float],
-    device: str,
-    **setup: object,
-) -> np.ndarray:
-    """Final population errors ``[S, L]`` of ``train`` for a configuration and setup overrides."""
-    fields = {
-        "model": "matrix",
-        "optimizer": "sgd",
-        "n_tokens": config["N"],
-        "n_classes": config["M"],
-        "dim": config["d"],
-        "alpha": config["alpha"],
-        "batch_size": config.get("B", 16),
-    }
-    fields |= setup
-    if "n_samples" not in fields:
-        fields["n_samples"] = config["niter"] * fields["batch_size"]
-    return train(TrainingSetup(**fields), list(seeds), list(lrs), device=device).errors.numpy()
-
-
-def paired(
-    first: np.ndarray, second: np.ndarray, label: str, names: tuple[str, str]
-) -> Measurement:
-    """Two conditions run on the same seeds: the statistic is ``first − second`` per seed."""
-    return Measurement(
-        first - second, np.array([0.0, 1.0]), np.stack([first, second], axis=1), label, "error",
-        series=names,
-    )  # fmt: skip
-
-
-def _slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Least-squares slope of each row of ``y`` (``[S, K]``) against ``x`` (``[K]``)."""
-    centred = x - x.mean()
-    return (y - y.mean(axis=1, keepdims=True)) @ centred / (centred @ centred)
-
-
-class Ordering(Law):
-    """A claim that a per-seed paired statistic exceeds a declared minimum effect; the rival is
-    no effect or the reverse order (the statistic at most 0)."""
-
-    tolerance_reason = MINIMUM_EFFECT_REASON
-    minimum_effect = VISIBLE_ERROR  # in the statistic's units
-    claim = ""
-    seconds_per_seed = 0.01
-
-    def predicted(self, config: Config) -> Prediction:
-        return Prediction("above", self.minimum_effect, 0.0, self.claim)
-
-    def rival(self, config: Config) -> Prediction:
-        return Prediction("below", 0.0, 0.0, self.rival_name)
 
 
 class StepSize(Ordering):
@@ -126,7 +52,14 @@ class StepSize(Ordering):
     def measure(self, config: Config, seeds: Sequence[int], device: str = "cpu") -> Measurement:
         errors = run(config, seeds, PAPER_STEPS, device)
         x = np.log10(PAPER_STEPS)
-        return Measurement(-_slopes(x, errors), np.array(PAPER_STEPS), errors, "γ", "error")
+        return Measurement(
+            -row_slopes(x, errors),
+            np.array(PAPER_STEPS),
+            errors,
+            "γ",
+            "error",
+            scales=("log", "linear"),
+        )
 
 
 class BatchSize(Ordering):
@@ -150,15 +83,20 @@ class BatchSize(Ordering):
     def measure(self, config: Config, seeds: Sequence[int], device: str = "cpu") -> Measurement:
         errors = np.stack(
             [
-                run(config, seeds, [config["lr"]], device, batch_size=b, n_samples=config["T"])[
-                    :, 0
-                ]
+                run(config, seeds, [config["lr"]], device, batch_size=b, ntrain=config["T"])[:, 0]
                 for b in PAPER_BATCHES
             ],
             axis=1,
         )
         x = np.log2(PAPER_BATCHES)
-        return Measurement(_slopes(x, errors), np.array(PAPER_BATCHES), errors, "B", "error")
+        return Measurement(
+            row_slopes(x, errors),
+            np.array(PAPER_BATCHES),
+            errors,
+            "B",
+            "error",
+            scales=("log", "linear"),
+        )
 
 
 class AdamAgainstSGD(Ordering):
@@ -191,13 +129,13 @@ class AdamAgainstSGD(Ordering):
 
     def _tuned(self, config: Config, seeds: Sequence[int], device: str, optimizer: str):
         tuning = tuning_seeds(list(seeds))
-        common = {"optimizer": optimizer, "n_samples": config["T"]}
+        common = {"optimizer": optimizer, "ntrain": config["T"]}
         best = PAPER_STEPS[int(run(config, tuning, PAPER_STEPS, device, **common).mean(0).argmin())]
         return run(config, seeds, [best], device, **common)[:, 0], best
 
     def measure(self, config: Config, seeds: Sequence[int], device: str = "cpu") -> Measurement:
-        sgd, sgd_lr = self._tuned(config, seeds, device, "sgd")
-        adam, adam_lr = self._tuned(config, seeds, device, "adam")
+        sgd, sgd_lr = self._tuned(config, seeds, device, "SGD")
+        adam, adam_lr = self._tuned(config, seeds, device, "Adam")
         return paired(sgd, adam, "optimizer", (f"SGD γ={sgd_lr:g}", f"Adam γ={adam_lr:g}"))
 
 
@@ -249,6 +187,7 @@ class Schedule(Ordering):
         "put on trial, not confirmed, and is reported whichever way it goes"
     )
     seconds_per_seed = 0.003
+    large_step, later_step, decay_step = 10.0, 0.3, 100
     parameters = {
         "N": Parameter(10, 20, 10, "int", "number of tokens"),
         "M": fixed(5, "number of classes"),
@@ -259,13 +198,17 @@ class Schedule(Ordering):
     beyond = ({"d": 10}, {"N": 20}, {"N": 20, "d": 10})
 
     def measure(self, config: Config, seeds: Sequence[int], device: str = "cpu") -> Measurement:
-        common = {"batch_size": 1, "init": "zero", "outputs": "sphere"}
-        constant = run(config, seeds, [10.0], device, **common)[:, 0]
-        decaying = run(
-            config, seeds, [10.0], device, schedule="step", decay_step=100, decay_factor=0.03,
-            **common,
-        )[:, 0]  # fmt: skip
+        start = {"init": "zero", "outputs": "sphere"}
+        steps = [self.large_step]
+        constant = run(config, seeds, steps, device, start, batch_size=1)[:, 0]
+        decaying = run(config, seeds, steps, device, start | self.decay(), batch_size=1)[:, 0]
         return paired(constant, decaying, "schedule", ("constant γ = 10", "γ = 10 then 0.3"))
+
+    def decay(self) -> dict[str, object]:
+        """The decaying schedule's kernel options: ``large_step`` until ``decay_step``, then
+        ``later_step``."""
+        factor = self.later_step / self.large_step
+        return {"schedule": "step", "decay_step": self.decay_step, "decay_factor": factor}
 
 
 LEARNED_DIMS = (10, 20, 50)
@@ -298,7 +241,7 @@ class LearnedEmbeddings(Ordering):
             at_dim = config | {"d": dim}
             for j, model in enumerate(("matrix", "learnable")):
                 curves[:, j, k] = run(
-                    at_dim, seeds, [config["lr"]], device, model=model, optimizer="adam"
+                    at_dim, seeds, [config["lr"]], device, model=model, optimizer="Adam"
                 )[:, 0]
         return Measurement(
             (curves[:, 0] - curves[:, 1]).min(axis=1),
@@ -359,7 +302,7 @@ class TwoDimensions(Law):
 
     def measure(self, config: Config, seeds: Sequence[int], device: str = "cpu") -> Measurement:
         errors = run(
-            config | {"B": 1000}, seeds, [0.1], device, model="learnable", optimizer="adam"
+            config | {"B": 1000}, seeds, [0.1], device, model="learnable", optimizer="Adam"
         )
         reached = (errors[:, 0] <= self.floor(config) + self.allowance).astype(float)
         return Measurement(

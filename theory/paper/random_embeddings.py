@@ -7,27 +7,21 @@ log-log slope per seed.
 
 from __future__ import annotations
 
-from abc import abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
-import torch
 
-from memlaws.kernel import fill_weights, power_weights, scheme_errors, threshold_weights
+from memlaws.kernel import fill_weights, power_weights, threshold_weights
 from memlaws.theory.law import Config, Law, Measurement, Parameter, Prediction
-from memlaws.theory.profiles import draws
-from memlaws.theory.setting import (
-    ALPHA,
-    CLASSES,
-    ZipfSetting,
-    as_array,
-    grid,
-    seed_means,
-    zipf_setting,
+from memlaws.theory.setting import ZipfSetting, kept_tokens
+from memlaws.theory.shapes import (
+    RateInDimension,
+    SchemeRate,
+    Weights,
+    frequency_exponent,
+    threshold_exponent,
 )
-from memlaws.theory.statistics import loglog_slopes
 
-THRESHOLD_FRACTION = 8  # thresholding keeps P = d/8 tokens, as in the paper's figures
 FREQUENCY_ALLOWANCE = 0.045
 FREQUENCY_REASON = (
     "finite range, independent of the claimed exponent: the mean per-draw slope of a q = p^ρ "
@@ -36,95 +30,6 @@ FREQUENCY_REASON = (
     "[−0.041, +0.028] (−0.041 ± 0.009 at α = 2.5, ρ = 1; −0.022 ± 0.006 at α = 2, ρ = 1; "
     f"+0.002 ± 0.005 at α = 2, ρ = 0.5): allowance {FREQUENCY_ALLOWANCE}"
 )
-
-Weights = torch.Tensor | Callable[[int], torch.Tensor]
-
-
-def kept_tokens(dim: int) -> int:
-    """``P = max(1, d / 8)``: how many tokens thresholding keeps at dimension ``d``."""
-    return max(1, dim // THRESHOLD_FRACTION)
-
-
-class RateInDimension(Law):
-    """A law ``𝓔 ≍ d^exponent`` for one memory scheme, checked by its log-log slope in ``d``.
-
-    A seed's statistic is the mean of the slopes of ``draws_per_seed`` independent draws
-    (embeddings, and data where the scheme uses them): variance reduction for the few heavy
-    tokens whose retrieval decides the error. The tolerance is the law's declared
-    ``finite_allowance``, a property of the measurement's range, never of the claimed value."""
-
-    variable = "d"
-    statistic = "slope of log 𝓔 against log d, averaged over the seed's draws"
-    parameters = {
-        "alpha": ALPHA,
-        "N": Parameter(2_000, 20_000, 2_000, "log_int", "number of tokens"),
-        "M": CLASSES,
-        "d_min": Parameter(8, 32, 16, "log_int", "smallest dimension"),
-        "d_max": Parameter(256, 512, 512, "log_int", "largest dimension"),
-    }
-    draws_per_seed = 1
-    finite_allowance = FREQUENCY_ALLOWANCE
-    tolerance_reason = FREQUENCY_REASON
-
-    @abstractmethod
-    def exponent(self, config: Config) -> float:
-        """The claimed exponent of ``d``."""
-
-    @abstractmethod
-    def rival_exponent(self, config: Config) -> float:
-        """The rival's exponent of ``d``."""
-
-    def tolerance(self, config: Config) -> float:
-        return self.finite_allowance
-
-    def predicted(self, config: Config) -> Prediction:
-        return Prediction("point", self.exponent(config), self.tolerance(config))
-
-    def rival(self, config: Config) -> Prediction:
-        return Prediction(
-            "point", self.rival_exponent(config), self.tolerance(config), self.rival_name
-        )
-
-    @abstractmethod
-    def draw_errors(
-        self, config: Config, dims: list[int], drawn: list[int], device: str
-    ) -> np.ndarray:
-        """Errors ``[R·k, D]`` of the draws ``drawn`` (``memlaws.theory.profiles.draws`` of the
-        seeds) at every dimension of ``dims``."""
-
-    def measure(self, config: Config, seeds: Sequence[int], device: str = "cpu") -> Measurement:
-        dims = grid(config, "d_min", "d_max")
-        k = self.draws_per_seed
-        errors = self.draw_errors(config, dims, draws(list(seeds), k), device)
-        return Measurement(
-            statistic=seed_means(loglog_slopes(as_array(dims), errors), k),
-            x=as_array(dims),
-            curves=seed_means(errors, k),
-            xlabel="d (dimension)",
-            ylabel="population error" + (f" (mean of {k} draws)" if k > 1 else ""),
-        )
-
-
-class SchemeRate(RateInDimension):
-    """A rate in ``d`` of the memory ``W_q`` built by a scheme ``q`` with random embeddings."""
-
-    @abstractmethod
-    def weights(self, config: Config, setting: ZipfSetting, seeds: Sequence[int]) -> Weights:
-        """The scheme's weights for the draws ``seeds``."""
-
-    def draw_errors(
-        self, config: Config, dims: list[int], drawn: list[int], device: str
-    ) -> np.ndarray:
-        setting = zipf_setting(config)
-        return scheme_errors(
-            self.weights(config, setting, drawn),
-            setting.probabilities,
-            setting.targets,
-            setting.n_classes,
-            dims,
-            drawn,
-            device=device,
-        ).numpy()
 
 
 class FrequencyWeighting(SchemeRate):
@@ -141,6 +46,8 @@ class FrequencyWeighting(SchemeRate):
     rival_name = "thresholding rate d^−(α−1)"
     draws_per_seed = 4
     seconds_per_seed = 0.12
+    finite_allowance = FREQUENCY_ALLOWANCE
+    tolerance_reason = FREQUENCY_REASON
 
     def check_admissible(self, config: Config) -> None:
         if config["rho"] < 1 / config["alpha"]:
@@ -150,11 +57,10 @@ class FrequencyWeighting(SchemeRate):
         return power_weights(setting.probabilities, config["rho"])
 
     def exponent(self, config: Config) -> float:
-        alpha = config["alpha"]
-        return -(alpha - 1) / (2 * config["rho"] * alpha)
+        return frequency_exponent(config["alpha"], config["rho"])
 
     def rival_exponent(self, config: Config) -> float:
-        return -(config["alpha"] - 1)
+        return threshold_exponent(config["alpha"])
 
 
 class Thresholding(SchemeRate):
@@ -181,11 +87,10 @@ class Thresholding(SchemeRate):
         return lambda dim: threshold_weights(setting.probabilities, kept_tokens(dim))
 
     def exponent(self, config: Config) -> float:
-        return -(config["alpha"] - 1)
+        return threshold_exponent(config["alpha"])
 
     def rival_exponent(self, config: Config) -> float:
-        alpha = config["alpha"]
-        return -(alpha - 1) / (2 * alpha)
+        return frequency_exponent(config["alpha"])
 
 
 class Overflow(SchemeRate):
@@ -221,7 +126,7 @@ class Overflow(SchemeRate):
         return 0.0
 
     def rival_exponent(self, config: Config) -> float:
-        return -(config["alpha"] - 1)
+        return threshold_exponent(config["alpha"])
 
 
 class ThresholdingOptimal(Law):
@@ -261,4 +166,5 @@ class ThresholdingOptimal(Law):
             xlabel=power.xlabel,
             ylabel=power.ylabel,
             series=(f"q = p^{config['rho']:.2f}", "q = 1{x ≤ d/8}"),
+            scales=("log", "log"),
         )

@@ -11,25 +11,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from memlaws.kernel.training import TrainingSetup, train
+from memlaws.kernel.training import train
 from memlaws.kernel.update_approximation import approximate_error_curves, approximate_weight_curves
 from memlaws.theory.law import Config, Measurement, Parameter
-from memlaws.theory.optimisation import Ordering, fixed
-from memlaws.theory.random_embeddings import RateInDimension
-from memlaws.theory.setting import as_array, zipf_setting
+from memlaws.theory.setting import as_array, fixed, zero_start_setup, zipf_setting
+from memlaws.theory.shapes import (
+    Ordering,
+    RateInDimension,
+    frequency_exponent,
+    threshold_exponent,
+)
 from memlaws.theory.statistics import loglog_slopes
 
 APPROXIMATION_DIMS = (5, 10, 20, 40, 80, 160)
 RECORD_EVERY = 10
 DRAWS_PER_SEED = 4  # R4a: seed s averages the gap over the draws 4s … 4s + 3 (embeddings, data)
-
-
-def sgd_setup(config: Config, dim: int, batch_size: int, n_samples: int) -> TrainingSetup:
-    """Plain SGD on the matrix model from ``W₀ = 0`` with unit-norm outputs (the R4 setting)."""
-    return TrainingSetup(
-        "matrix", "sgd", config["N"], config["M"], dim, config["alpha"], n_samples, batch_size,
-        init="zero", outputs="sphere",
-    )  # fmt: skip
 
 
 class ApproximationGap(Ordering):
@@ -75,7 +71,7 @@ class ApproximationGap(Ordering):
         gaps = np.zeros((len(seeds), len(APPROXIMATION_DIMS)))
         for k, dim in enumerate(APPROXIMATION_DIMS):
             sgd = train(
-                sgd_setup(config, dim, config["B"], n_samples), draws, [config["lr"]],
+                zero_start_setup(config, dim, config["B"], n_samples), draws, [config["lr"]],
                 device=device, record_every=RECORD_EVERY,
             ).curves[:, 0].numpy()  # fmt: skip
             approx = approximate_error_curves(
@@ -90,6 +86,7 @@ class ApproximationGap(Ordering):
             gaps,
             "d (dimension)",
             "relative gap |error(SGD) − error(q_γ)| / error(SGD)",
+            scales=("log", "log"),
         )
 
 
@@ -127,20 +124,15 @@ class SmallStepRate(RateInDimension):
     )
 
     def exponent(self, config: Config) -> float:
-        alpha = config["alpha"]
-        return -(alpha - 1) / (2 * alpha)
+        return frequency_exponent(config["alpha"])
 
     def rival_exponent(self, config: Config) -> float:
-        return -(config["alpha"] - 1)
+        return threshold_exponent(config["alpha"])
 
     def draw_errors(
         self, config: Config, dims: list[int], drawn: list[int], device: str
     ) -> np.ndarray:
         n_samples = config["niter"] * config["B"]
-        runs = [
-            train(
-                sgd_setup(config, dim, config["B"], n_samples), drawn, [config["lr"]], device=device
-            )
-            for dim in dims
-        ]
+        setups = [zero_start_setup(config, dim, config["B"], n_samples) for dim in dims]
+        runs = [train(setup, drawn, [config["lr"]], device=device) for setup in setups]
         return np.stack([run.errors[:, 0].numpy() for run in runs], axis=1)

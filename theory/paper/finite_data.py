@@ -10,6 +10,7 @@ from memlaws.kernel import expected_memoriser_error, memoriser_error, sample_cou
 from memlaws.theory.law import Config, Law, Measurement, Parameter, Prediction
 from memlaws.theory.profiles import draws
 from memlaws.theory.setting import ALPHA, as_array, grid, seed_means, zipf_setting
+from memlaws.theory.shapes import data_exponent
 from memlaws.theory.statistics import loglog_slopes
 
 JENSEN_ALLOWANCE = 0.02
@@ -42,7 +43,8 @@ class MemoriserRate(Law):
         if config["T_max"] > config["N"] ** config["alpha"] / 100:
             raise ValueError("T_max must be at most N^alpha / 100 (T ≪ N^α)")
 
-    def exact(self, config: Config) -> np.ndarray:
+    def expected_errors(self, config: Config) -> np.ndarray:
+        """The exact expected error ``Σ p(1−p)^T`` ``[K]`` over the measured ``T`` grid."""
         setting = zipf_setting(config)
         return expected_memoriser_error(
             setting.probabilities, grid(config, "T_min", "T_max")
@@ -51,11 +53,11 @@ class MemoriserRate(Law):
     def exact_slope(self, config: Config) -> float:
         """The slope of the exact expected error's log against log T over the measured grid."""
         sizes = as_array(grid(config, "T_min", "T_max"))
-        return float(loglog_slopes(sizes, self.exact(config)[None])[0])
+        return float(loglog_slopes(sizes, self.expected_errors(config)[None])[0])
 
     @staticmethod
     def asymptotic(config: Config) -> float:
-        return -(1 - 1 / config["alpha"])
+        return data_exponent(config["alpha"])
 
     def predicted(self, config: Config) -> Prediction:
         label = "exact finite-range slope of Σ p(1−p)^T (→ −(1 − 1/α))"
@@ -75,4 +77,7 @@ class MemoriserRate(Law):
             curves=seed_means(errors, DRAWS_PER_SEED),
             xlabel="T (samples)",
             ylabel="memoriser error",
+            scales=("log", "log"),
+            fitted_slope=True,
+            exact=self.expected_errors(config),
         )
