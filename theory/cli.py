@@ -87,7 +87,7 @@ def _report(arguments: argparse.Namespace) -> int:
         check_output_folder,
     )
     from memlaws.theory.provenance import provenance
-    from memlaws.theory.report import write_report
+    from memlaws.theory.report import print_verdicts, write_report
 
     device = check_device(arguments.device)
     specs = _registered_laws(arguments.law)
@@ -115,38 +115,9 @@ def _report(arguments: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"interrupted: the report in {out} was left as it was", file=sys.stderr)
         return 130
-    _print_verdicts(records, out)
-    return 0 if all(r["verdict"] == "holds" or _open(r["spec"]) for r in records) else 1
-
-
-def _number(value: float | None) -> str:
-    return "n/a" if value is None or value != value else f"{value:+.3f}"  # None or NaN
-
-
-def _plain(value: float | None) -> str:
-    return "n/a" if value is None or value != value else f"{value:.3f}"
-
-
-def _print_verdicts(records: Sequence[dict], out: Path) -> None:
-    for r in records:
-        print(
-            f"{r['spec']:5} {r['verdict']:12} measured {_number(r['measured'])} "
-            f"[{_number(r['ci_low'])}, {_number(r['ci_high'])}] predicted {r['prediction']:18} "
-            f"resolution {_plain(r['resolution'])} (goal {_plain(r['resolution_goal'])}) "
-            f"seeds {r['n_seeds']} rival rejected: {'yes' if r['rival_rejected'] else 'no'}"
-        )
-    print(f"wrote {out / 'REPORT.md'} and {out / 'laws.json'}")
-    for r in records:
-        if r["flag"]:
-            print(f"  {r['spec']} calibration flagged: {r['flag']}")
-        for b in r["beyond"]:
-            print(f"  {r['spec']} beyond its region ({b['config']}): {b['verdict']}")
-
-
-def _open(spec: str) -> bool:
-    from memlaws.theory.registry import get_law
-
-    return get_law(spec).open_claim
+    print_verdicts(records, out)
+    settled = (r.verdict.verdict == "holds" or r.verdict.open_claim for r in records)
+    return 0 if all(settled) else 1
 
 
 def _calibration_key(row: dict) -> tuple[str, int]:

@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,42 @@ from memlaws.theory.progress import Progress
 from memlaws.theory.provenance import provenance_markdown
 from memlaws.theory.registry import all_laws, get_law
 from memlaws.theory.verify import FIRST_LOOK_SHARE, LEVEL, Verdict, check, check_in_stages
+
+
+@dataclass
+class LawRecord:
+    """One law in the report: its verdict at its reference configuration, the stored
+    calibration's status (``memlaws.theory.calibration_record.calibration_status``), the smallest
+    failing configuration the properties recorded, its figure, the named conditions it compares,
+    the scalar details of its measurement, its verdicts beyond its region and the provenance."""
+
+    verdict: Verdict
+    calibration: dict[str, Any]
+    smallest_failing: dict[str, Any] | None = None
+    figure: str = ""
+    compared: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    beyond: list[Verdict] = field(default_factory=list)
+    provenance: dict[str, Any] | None = None
+
+    @property
+    def spec(self) -> str:
+        return self.verdict.spec
+
+    @property
+    def flag(self) -> str:
+        """Why the law's calibration is flagged, or ``""``."""
+        return self.calibration["flag"]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The record as one flat JSON object (a line of ``laws.json``)."""
+        flat = self.verdict.as_dict() | self.calibration
+        flat |= {"smallest_failing": self.smallest_failing, "figure": self.figure}
+        flat |= {"compared": self.compared, "details": self.details}
+        flat["beyond"] = [verdict.as_dict() for verdict in self.beyond]
+        if self.provenance is not None:
+            flat["provenance"] = self.provenance
+        return flat
 
 
 def run_laws(
@@ -122,8 +159,9 @@ def _swap(new: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _number(value: float, digits: int = 3) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{value:+.{digits}f}"
+def _number(value: float | None) -> str:
+    """``+0.123``, or ``n/a`` for a missing or non-finite value."""
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:+.3f}"
 
 
 def _cell(text: str) -> str:
@@ -138,14 +176,14 @@ def _rate(value: float | None, interval: Sequence[float]) -> str:
 
 
 def recheck_counterexamples(
-    records: Sequence[dict[str, Any]], profile: str, device: str = "cpu"
+    records: Sequence[LawRecord], profile: str, device: str = "cpu"
 ) -> None:
     """Recheck each recorded failing configuration on the report's seeds (fresh: the properties
     draw theirs from another space) and keep the verdict there beside it."""
     for record in records:
-        found = record.get("smallest_failing")
+        found = record.smallest_failing
         if found:
-            law = get_law(record["spec"])
+            law = get_law(record.spec)
             try:
                 config = law.config(**found["config"])
             except ValueError as error:  # the law's domain changed since it was recorded
@@ -155,7 +193,7 @@ def recheck_counterexamples(
             found["recheck"] = {"verdict": verdict.verdict, "measured": verdict.measured}
 
 
-def counterexample_table(records: Sequence[dict[str, Any]]) -> str:
+def counterexample_table(records: Sequence[LawRecord]) -> str:
     """The smallest configurations where each law failed its Hypothesis property, if any, with
     the verdict of a recheck on fresh seeds."""
     lines = [
@@ -168,7 +206,7 @@ def counterexample_table(records: Sequence[dict[str, Any]]) -> str:
         "holds. Each is rechecked on the report's seeds before it is shown.",
         "",
     ]
-    found = [r for r in records if r["smallest_failing"]]
+    found = [r for r in records if r.smallest_failing]
     if not found:
         return "\n".join([*lines, "None recorded.", ""])
     lines += [
@@ -176,13 +214,13 @@ def counterexample_table(records: Sequence[dict[str, Any]]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in found:
-        row = r["smallest_failing"]
+        row = r.smallest_failing
         config = ", ".join(f"{k}={v}" for k, v in row["config"].items())
         recheck = row.get("recheck", {})
         again = f"{recheck.get('verdict', 'not rechecked')} ({_number(recheck.get('measured'))})"
         when = f"{row['recorded']}, profile {row['profile']}"
         lines.append(
-            f"| {r['spec']} | {_cell(config)} | {row['verdict']} ({_cell(row['reason'])}) "
+            f"| {r.spec} | {_cell(config)} | {row['verdict']} ({_cell(row['reason'])}) "
             f"| {_number(row['measured'])} | {again} | {when} |"
         )
     return "\n".join(lines) + "\n"
@@ -197,11 +235,12 @@ def paper_figures_section(figures: Sequence[PaperFigure]) -> str:
     return "\n".join(lines)
 
 
-def _open(record: dict[str, Any]) -> str:
-    return " (open claim)" if record["open_claim"] else ""
+def _open(verdict: Verdict) -> str:
+    return " (open claim)" if verdict.open_claim else ""
 
 
 def _plain(value: float | None) -> str:
+    """``0.123``, or ``n/a``."""
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.3f}"
 
 
@@ -209,11 +248,11 @@ def _percent(value: float | None) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.0%}"
 
 
-def _marker(record: dict[str, Any]) -> str:
-    return " ⚠ flagged" if record["flag"] else ""
+def _marker(record: LawRecord) -> str:
+    return " ⚠ flagged" if record.flag else ""
 
 
-def calibration_table(records: Sequence[dict[str, Any]], family: dict[str, Any]) -> str:
+def calibration_table(records: Sequence[LawRecord], family: dict[str, Any]) -> str:
     """Each law's verifier calibration, the laws it flags, and the family-wise false alarms."""
     lines = [
         "## Calibration of the verifier",
@@ -232,12 +271,13 @@ def calibration_table(records: Sequence[dict[str, Any]], family: dict[str, Any])
         "| law | repeats | false-alarm rate | power | near power | flag |",
         "|---|---|---|---|---|---|",
     ]
-    for r in records:
+    for record in records:
+        c = record.calibration
         lines.append(
-            f"| {r['spec']} | {r['calibration_repeats']} "
-            f"| {_rate(r['false_alarm_rate'], r['false_alarm_interval'])} "
-            f"| {_rate(r['power'], r['power_interval'])} "
-            f"| {_rate(r['near_power'], r['near_power_interval'])} | {r['flag'] or 'none'} |"
+            f"| {record.spec} | {c['calibration_repeats']} "
+            f"| {_rate(c['false_alarm_rate'], c['false_alarm_interval'])} "
+            f"| {_rate(c['power'], c['power_interval'])} "
+            f"| {_rate(c['near_power'], c['near_power_interval'])} | {record.flag or 'none'} |"
         )
     if family["repeats"]:
         lines += [
@@ -250,7 +290,7 @@ def calibration_table(records: Sequence[dict[str, Any]], family: dict[str, Any])
     return "\n".join(lines) + "\n"
 
 
-def beyond_table(records: Sequence[dict[str, Any]], defaults: dict[str, dict[str, Any]]) -> str:
+def beyond_table(records: Sequence[Verdict], defaults: dict[str, dict[str, Any]]) -> str:
     """Verdicts outside each law's stated region: where a claim stops holding."""
     lines = [
         "## Beyond the stated regions",
@@ -261,29 +301,27 @@ def beyond_table(records: Sequence[dict[str, Any]], defaults: dict[str, dict[str
         "| law | change | measured | interval | verdict |",
         "|---|---|---|---|---|",
     ]
-    for r in records:
-        change = ", ".join(
-            f"{k}={v}" for k, v in r["config"].items() if defaults[r["spec"]].get(k) != v
-        )
+    for v in records:
+        change = ", ".join(f"{k}={x}" for k, x in v.config.items() if defaults[v.spec].get(k) != x)
         lines.append(
-            f"| {r['spec']} | {change} | {_number(r['measured'])} "
-            f"| [{_number(r['ci_low'])}, {_number(r['ci_high'])}] | {r['verdict']} |"
+            f"| {v.spec} | {change} | {_number(v.measured)} "
+            f"| [{_number(v.ci_low)}, {_number(v.ci_high)}] | {v.verdict} |"
         )
     return "\n".join(lines) + "\n"
 
 
-def _range_cell(record: dict[str, Any]) -> str:
+def _range_cell(record: LawRecord) -> str:
     """What a law's check spans: the compared conditions of a paired law, else its variable's
     range (a single value when the range is one point)."""
-    if record.get("compared"):
-        return _cell(" vs ".join(record["compared"]))
-    low, high = record["range"]
+    if record.compared:
+        return _cell(" vs ".join(record.compared))
+    low, high = record.verdict.range
     if low == high:
-        return f"{record['variable']} = {low:g}"
-    return f"{record['variable']} ∈ [{low:g}, {high:g}]"
+        return f"{record.verdict.variable} = {low:g}"
+    return f"{record.verdict.variable} ∈ [{low:g}, {high:g}]"
 
 
-def markdown_table(records: Sequence[dict[str, Any]], profile: str) -> str:
+def markdown_table(records: Sequence[LawRecord], profile: str) -> str:
     """REPORT.md: one row per law, then each law's configuration and tolerance reason."""
     lines = [
         "# memlaws report",
@@ -305,30 +343,32 @@ def markdown_table(records: Sequence[dict[str, Any]], profile: str) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
+        v, c = r.verdict, r.calibration
         lines.append(
-            f"| {r['spec']} | {_cell(r['source'])} | {_cell(r['statistic'])} | {r['prediction']} "
-            f"| {_number(r['measured'])} | [{_number(r['ci_low'])}, {_number(r['ci_high'])}] "
-            f"| {r['tolerance']:.3f} | **{r['verdict']}**{_open(r)} "
-            f"| {_plain(r['resolution'])} ({_plain(r['resolution_goal'])}) "
-            f"| {_cell(r['rival_name'])} ({_number(r['rival'])}) "
-            f"| {'yes' if r['rival_rejected'] else 'no'} "
-            f"| {_percent(r['false_alarm_rate'])} | {_percent(r['power'])} "
-            f"| {_percent(r['near_power'])}{_marker(r)} "
-            f"| {r['n_seeds']} ({r['looks']}) "
-            f"| {_range_cell(r)} | {r['seconds']:.1f}s "
-            f"| [{r['spec']}]({r['figure']}) |"
+            f"| {v.spec} | {_cell(v.source)} | {_cell(v.statistic)} | {v.prediction} "
+            f"| {_number(v.measured)} | [{_number(v.ci_low)}, {_number(v.ci_high)}] "
+            f"| {v.tolerance:.3f} | **{v.verdict}**{_open(v)} "
+            f"| {_plain(v.resolution)} ({_plain(v.resolution_goal)}) "
+            f"| {_cell(v.rival_name)} ({_number(v.rival)}) "
+            f"| {'yes' if v.rival_rejected else 'no'} "
+            f"| {_percent(c['false_alarm_rate'])} | {_percent(c['power'])} "
+            f"| {_percent(c['near_power'])}{_marker(r)} "
+            f"| {v.n_seeds} ({v.looks}) "
+            f"| {_range_cell(r)} | {v.seconds:.1f}s "
+            f"| [{v.spec}]({r.figure}) |"
         )
     lines += ["", "## Laws", ""]
     for r in records:
-        config = ", ".join(f"{k}={v}" for k, v in r["config"].items())
+        v = r.verdict
+        config = ", ".join(f"{k}={x}" for k, x in v.config.items())
         lines += [
-            f"### {r['spec']}: {r['statement']}",
+            f"### {v.spec}: {v.statement}",
             "",
             f"- configuration: {config}",
-            f"- verdict: {r['verdict']} ({r['reason']})",
-            f"- tolerance {r['tolerance']:.3f}: {r['tolerance_reason']}",
-            f"- resolution {_plain(r['resolution'])}: claims moved further than this are "
-            f"rejected by the same data (goal {_plain(r['resolution_goal'])})",
+            f"- verdict: {v.verdict} ({v.reason})",
+            f"- tolerance {v.tolerance:.3f}: {v.tolerance_reason}",
+            f"- resolution {_plain(v.resolution)}: claims moved further than this are "
+            f"rejected by the same data (goal {_plain(v.resolution_goal)})",
             "",
         ]
     return "\n".join(lines) + "\n"
@@ -354,7 +394,7 @@ def write_report(
     calibration: Path | None = None,
     paper_figures: bool = True,
     provenance: dict[str, Any] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[LawRecord]:
     """Run the laws (all, or those in ``specs``); write ``out/laws.json``, ``out/REPORT.md``
     and the figures with each law's calibration read from ``calibration`` (default: the
     shipped file), then, if ``paper_figures``, redraw the paper's figures at the same profile.
@@ -366,23 +406,22 @@ def write_report(
     if unknown:
         raise ValueError(f"unknown law(s) {sorted(unknown)}")
     inside, outside = run_laws(laws, profile, device)
-    records = [v.as_dict() for v, _ in inside]
     found = latest_counterexamples()
-    for record, law in zip(records, laws, strict=True):
-        record |= calibration_status(law, stored)
-        record["smallest_failing"] = found.get(law.spec)
+    records = [
+        LawRecord(verdict, calibration_status(law, stored), found.get(law.spec))
+        for (verdict, _), law in zip(inside, laws, strict=True)
+    ]
     recheck_counterexamples(records, profile, device)
-    beyond = [v.as_dict() for v, _ in outside]
+    beyond = [verdict for verdict, _ in outside]
     with folder_beside(out) as building:
         for record, (verdict, measurement) in zip(records, inside, strict=True):
-            record["figure"] = f"figures/{verdict.spec}.png"
-            record["compared"] = _compared(measurement)
-            record["details"] = _scalars(measurement.extras)
-            law_figure(verdict, measurement, building / record["figure"], profile)
+            record.figure = f"figures/{verdict.spec}.png"
+            record.compared = _compared(measurement)
+            record.details = _scalars(measurement.extras)
+            law_figure(verdict, measurement, building / record.figure, profile)
         for record in records:
-            record["beyond"] = [b for b in beyond if b["spec"] == record["spec"]]
-            if provenance is not None:
-                record["provenance"] = provenance
+            record.beyond = [b for b in beyond if b.spec == record.spec]
+            record.provenance = provenance
         family = family_false_alarms(stored, laws)
         markdown = markdown_table(records, profile) + "\n" + calibration_table(records, family)
         markdown += "\n" + counterexample_table(records)
@@ -391,10 +430,30 @@ def write_report(
                 figures = write_paper_figures(building, profile, device, bar)
             markdown += "\n" + paper_figures_section(figures)
         if beyond:
-            markdown += "\n" + beyond_table(beyond, {r["spec"]: r["config"] for r in records})
+            markdown += "\n" + beyond_table(beyond, {r.spec: r.verdict.config for r in records})
         if provenance is not None:
             markdown += "\n" + provenance_markdown(provenance)
-        laws_json = json.dumps(strict_json(records), indent=2, allow_nan=False)
+        rows = [record.as_dict() for record in records]
+        laws_json = json.dumps(strict_json(rows), indent=2, allow_nan=False)
         (building / "laws.json").write_text(laws_json + "\n", encoding="utf-8")
         (building / "REPORT.md").write_text(markdown, encoding="utf-8")
     return records
+
+
+def print_verdicts(records: Sequence[LawRecord], out: Path) -> None:
+    """One line per law on stdout, then where the report went, the flagged calibrations and the
+    verdicts beyond each law's region."""
+    for r in records:
+        v = r.verdict
+        print(
+            f"{v.spec:5} {v.verdict:12} measured {_number(v.measured)} "
+            f"[{_number(v.ci_low)}, {_number(v.ci_high)}] predicted {v.prediction:18} "
+            f"resolution {_plain(v.resolution)} (goal {_plain(v.resolution_goal)}) "
+            f"seeds {v.n_seeds} rival rejected: {'yes' if v.rival_rejected else 'no'}"
+        )
+    print(f"wrote {out / 'REPORT.md'} and {out / 'laws.json'}")
+    for r in records:
+        if r.flag:
+            print(f"  {r.spec} calibration flagged: {r.flag}")
+        for b in r.beyond:
+            print(f"  {r.spec} beyond its region ({b.config}): {b.verdict}")
