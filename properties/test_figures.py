@@ -30,7 +30,10 @@ def measured(spec: str) -> Measurement:
     if spec == "R1":
         x = np.geomspace(100, 10_000, 9)
         curves = (1 + 0.05 * SPREAD)[:, None] * x[None] ** -0.5
-        return Measurement(loglog_slopes(x, curves), x, curves, "T", "error")
+        slopes = loglog_slopes(x, curves)
+        return Measurement(
+            slopes, x, curves, "T", "error", scales=("log", "log"), fitted_slope=True
+        )
     if spec == "R5d":
         return paired(0.03 + 0.002 * SPREAD, 0.02 + 0.002 * SPREAD, "layer norm", ("off", "on"))
     errors = 0.001 * (1 + SPREAD)[:, None]  # every run within 0.01 of the floor: reached
