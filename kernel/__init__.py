@@ -31,7 +31,8 @@ from memlaws.kernel.schemes import (
     threshold_counts_weights,
     threshold_weights,
 )
-from memlaws.kernel.training import TrainingResult, TrainingSetup, train
+from memlaws.kernel.setup import TrainingResult, TrainingSetup
+from memlaws.kernel.training import train
 from memlaws.kernel.update_approximation import (
     approximate_error_curves,
     approximate_weight_curves,

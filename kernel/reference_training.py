@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from memlaws.kernel.data import sample_tokens, zipf_probabilities
 from memlaws.kernel.memory import population_error
-from memlaws.kernel.training import (
+from memlaws.kernel.setup import (
     ADAM_EPS,
     LAYERNORM_EPS,
     TrainingResult,

@@ -18,7 +18,7 @@ import torch
 
 from memlaws.kernel.data import sample_tokens
 from memlaws.kernel.memory import scheme_errors
-from memlaws.kernel.training import recorded_steps
+from memlaws.kernel.setup import recorded_steps
 from memlaws.kernel.validation import nonnegative_float, positive_int, seed_list, weights_tensor
 
 

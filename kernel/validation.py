@@ -71,13 +71,23 @@ def dimension_list(name: str, dims: object) -> list[int]:
 
 def seed_list(name: str, seeds: object) -> list[int]:
     """Return the seeds as a non-empty list of integers >= 0 (one per replica)."""
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
-        seeds = [seeds]
-    if not isinstance(seeds, Sequence) or isinstance(seeds, str) or len(seeds) == 0:
-        raise ValueError(
-            f"{name} must be an integer >= 0 or a non-empty list of them, got {seeds!r}"
-        )
-    return [nonnegative_int(f"{name}[{i}]", s) for i, s in enumerate(seeds)]
+    values = _one_or_more(name, seeds, int, "an integer >= 0")
+    return [nonnegative_int(f"{name}[{i}]", s) for i, s in enumerate(values)]
+
+
+def step_size_list(name: str, values: object) -> list[float]:
+    """Return step sizes as a non-empty list of finite numbers >= 0."""
+    values = _one_or_more(name, values, (int, float), "a number >= 0")
+    return [nonnegative_float(f"{name}[{i}]", v) for i, v in enumerate(values)]
+
+
+def _one_or_more(name: str, values: object, kind: type | tuple[type, ...], what: str) -> Sequence:
+    """``values`` as a non-empty sequence: a lone ``kind`` (never a bool) becomes ``[values]``."""
+    if isinstance(values, kind) and not isinstance(values, bool):
+        return [values]
+    if not isinstance(values, Sequence) or isinstance(values, str) or len(values) == 0:
+        raise ValueError(f"{name} must be {what} or a non-empty list of them, got {values!r}")
+    return values
 
 
 def weights_tensor(name: str, weights: object, n_tokens: int) -> torch.Tensor:

@@ -28,7 +28,8 @@ from scipy import stats
 from memlaws.kernel import modular_targets, power_weights, scheme_errors, threshold_weights
 from memlaws.kernel.data import zipf_probabilities
 from memlaws.kernel.rounding import near_tie_mass
-from memlaws.kernel.training import TrainingSetup, train
+from memlaws.kernel.setup import TrainingSetup
+from memlaws.kernel.training import train
 from memlaws.theory.cli import main
 from memlaws.theory.profiles import seeds_for
 from memlaws.theory.registry import all_laws

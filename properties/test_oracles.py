@@ -20,7 +20,8 @@ from memlaws.kernel import (
     zipf_probabilities,
 )
 from memlaws.kernel.data import sample_tokens
-from memlaws.kernel.training import TrainingSetup, initial_parameters, train
+from memlaws.kernel.setup import TrainingSetup, initial_parameters
+from memlaws.kernel.training import train
 
 N, ALPHA = 50, 2.0
 

@@ -233,7 +233,7 @@ REFERENCE_SETUP = {
 
 
 def test_the_memory_estimate_grows_with_each_dimension():
-    from memlaws.kernel.training import TrainingSetup
+    from memlaws.kernel.setup import TrainingSetup
 
     def need(**change) -> int:
         fields = REFERENCE_SETUP | change

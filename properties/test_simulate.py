@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from memlaws.kernel.training import TrainingSetup, train
+from memlaws.kernel.setup import TrainingSetup
+from memlaws.kernel.training import train
 from memlaws.theory import simulate as simulate_module
 from memlaws.theory.cli import main
 from memlaws.theory.simulate import HEADER, LINE

@@ -21,19 +21,20 @@ import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from memlaws.kernel import sample_counts, training, zipf_probabilities
+from memlaws.kernel import optimizers, sample_counts, training, zipf_probabilities
 from memlaws.kernel.data import modular_targets, sample_tokens
 from memlaws.kernel.memory import population_error, readout
+from memlaws.kernel.models import Dense, Hidden
 from memlaws.kernel.reference_training import train_reference
-from memlaws.kernel.training import (
+from memlaws.kernel.setup import (
     INITS,
     MODELS,
     OPTIMIZERS,
     TrainingSetup,
     initial_parameters,
     initial_weights,
-    train,
 )
+from memlaws.kernel.training import train
 from memlaws.kernel.update_approximation import (
     approximate_weight_curves,
     approximate_weights,
@@ -88,7 +89,7 @@ def test_fast_trainer_follows_the_reference(model, optimizer, layernorm, init, b
 @pytest.mark.parametrize(("model", "layernorm"), [("matrix", False), ("learnable", True)])
 def test_adam_in_blocks_of_rows_follows_the_reference(monkeypatch, model, layernorm, betas):
     """Adam forms a product gradient a block of rows at a time: blocks of 2, 2 and 1 rows."""
-    monkeypatch.setattr(training, "CHUNK_ELEMENTS", 12)
+    monkeypatch.setattr(optimizers, "CHUNK_ELEMENTS", 12)
     setup = TrainingSetup(model, "adam", 12, 3, 5, 1.5, 60, 4, layernorm=layernorm, betas=betas)
     fast = train(setup, 3, [0.7], dtype=torch.float64, record_every=1, return_params=True)
     assert_same_trajectory(
@@ -97,11 +98,11 @@ def test_adam_in_blocks_of_rows_follows_the_reference(monkeypatch, model, layern
 
 
 def trained_model(kind: type, setup: TrainingSetup, seeds: list[int], lrs: list[float]):
-    """A model of class ``kind`` (``training._Hidden``, ``training._Dense``, ...) after every
+    """A model of class ``kind`` (``memlaws.kernel.models.Hidden``, ``Dense``, ...) after every
     step of ``setup``, in float32, replicas ``seed × lr`` as in ``train``."""
     params = initial_parameters(setup, seeds)
     params = {name: value.repeat_interleave(len(lrs), dim=0) for name, value in params.items()}
-    optimizer = training._Optimizer(setup, torch.tensor(lrs).repeat(len(seeds)), setup.dim)
+    optimizer = optimizers.Optimizer(setup, torch.tensor(lrs).repeat(len(seeds)), setup.dim)
     model = kind(setup, params, optimizer)
     p = zipf_probabilities(setup.n_tokens, setup.alpha)
     tokens = torch.stack([sample_tokens(p, setup.n_samples, seed) for seed in seeds])
@@ -110,7 +111,7 @@ def trained_model(kind: type, setup: TrainingSetup, seeds: list[int], lrs: list[
     batches = training._Batches(setup, tokens, labels, torch.float32)
     with training.intra_op_threads(1):  # as train runs a shard
         for t in range(setup.niter):
-            model.step(*batches.rows(t), 1.0)
+            model.step(batches.at(t), 1.0)
     return model, population_error(readout(model.scores()), labels, p)
 
 
@@ -123,8 +124,8 @@ def test_hidden_vectors_round_close_to_the_dense_product(batch_size):
     setup = TrainingSetup(
         "matrix", "sgd", 40, 5, 24, 1.5, 200 * batch_size, batch_size, layernorm=True
     )
-    hidden, errors = trained_model(training._Hidden, setup, [3, 4], [0.1, 1.0, 10.0])
-    dense, dense_errors = trained_model(training._Dense, setup, [3, 4], [0.1, 1.0, 10.0])
+    hidden, errors = trained_model(Hidden, setup, [3, 4], [0.1, 1.0, 10.0])
+    dense, dense_errors = trained_model(Dense, setup, [3, 4], [0.1, 1.0, 10.0])
     expected = dense.inputs @ dense.memory
     assert float((hidden.hidden - expected).abs().max()) <= 1e-4 * float(expected.abs().max())
     assert torch.equal(errors, dense_errors)

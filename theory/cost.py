@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from memlaws.kernel.training import CHUNK_ELEMENTS, TrainingSetup
+from memlaws.kernel.optimizers import CHUNK_ELEMENTS
+from memlaws.kernel.setup import TrainingSetup
 
 FLOAT, INDEX, FLOAT64 = 4, 8, 8  # bytes per float32, int64 and float64 entry
 DRAW_ROWS = {"E": 1024, "W": 64}  # memlaws.kernel.streams.ROW_BLOCKS of the inputs and of W₀

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from memlaws.kernel import modular_targets, zipf_probabilities
-from memlaws.kernel.training import TrainingSetup
+from memlaws.kernel.setup import TrainingSetup
 from memlaws.theory.law import Config, Parameter
 from memlaws.theory.statistics import geometric_grid
 

@@ -31,7 +31,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from memlaws.kernel.training import MODELS, TrainingSetup, train
+from memlaws.kernel.setup import MODELS, TrainingSetup
+from memlaws.kernel.training import train
 from memlaws.kernel.validation import (
     choice,
     flag,

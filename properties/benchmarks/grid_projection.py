@@ -86,7 +86,7 @@ def stratum(run: dict[str, Any]) -> Key:
 
 def work(group: Group) -> float:
     """The auxiliary variable: the group's steps × replicas × (multiply-adds of a step, as
-    ``memlaws.kernel.training`` does it, plus ``STEP_OVERHEAD``)."""
+    ``memlaws.kernel.models`` does it, plus ``STEP_OVERHEAD``)."""
     run = group[0]
     n, m, d = run["N"], run["M"], run["d"]
     k = min(run["batch_size"], n)  # rows a step touches

@@ -18,7 +18,8 @@ import pytest
 import torch
 
 from memlaws.kernel.reference_training import train_reference
-from memlaws.kernel.training import TrainingSetup, intra_op_threads, train
+from memlaws.kernel.setup import TrainingSetup
+from memlaws.kernel.training import intra_op_threads, train
 from memlaws.theory.simulate import checked_grid, expand, setup_of, simulate
 
 PAPER_SEEDS = list(range(10))

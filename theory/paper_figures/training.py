@@ -19,7 +19,8 @@ from memlaws.kernel import (
     modular_targets,
     zipf_probabilities,
 )
-from memlaws.kernel.training import TrainingSetup, train
+from memlaws.kernel.setup import TrainingSetup
+from memlaws.kernel.training import train
 from memlaws.kernel.update_approximation import approximate_error_curves, approximate_weight_curves
 from memlaws.theory.paper.optimisation import PAPER_BATCHES, PAPER_STEPS, Schedule, TwoDimensions
 from memlaws.theory.paper_figures.common import (

@@ -1,0 +1,155 @@
+"""SGD and Adam on a replica axis: parameters ``[R, ·, ·]``, step sizes ``[R]``, in place.
+
+Both take decoupled weight decay and the setup's step scales and schedule
+(``memlaws.kernel.setup``). A gradient comes as a tensor, as the two factors of a batched
+product (SGD applies it without forming it; Adam forms it a block of ``block_rows`` rows at a
+time on the CPU, so the work stays in cache), or as the rows of embeddings a batch touched (SGD
+moves only those rows, and so does Adam without moments or weight decay on the CPU).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from memlaws.kernel.setup import ADAM_EPS, TrainingSetup
+
+CHUNK_ELEMENTS = 2**19  # on the CPU, Adam forms a product gradient in blocks this large
+
+
+def adam_block_rows(setup: TrainingSetup, n_replicas: int, device: str | torch.device) -> int:
+    """Rows of ``W`` per block of a blocked Adam step (``CHUNK_ELEMENTS`` over all ``R`` replicas
+    of the call, whichever shard runs them: the block sets the products' rounding); all rows off
+    the CPU, where blocks help no cache."""
+    if torch.device(device).type != "cpu":
+        return setup.dim
+    return max(1, CHUNK_ELEMENTS // (n_replicas * setup.dim))
+
+
+class Optimizer:
+    """SGD or Adam on parameters with a leading replica axis ``[R, ·, ·]`` and per-replica step
+    sizes ``lr`` ``[R]``. Adam's work tensors are kept between steps (no allocation per step)."""
+
+    def __init__(self, setup: TrainingSetup, lr: torch.Tensor, block_rows: int) -> None:
+        self.setup, self.lr, self.block_rows = setup, lr, block_rows
+        self.steps: dict[tuple[str, float], torch.Tensor] = {}
+        self.buffers: dict[tuple[object, ...], torch.Tensor] = {}
+        self.count = 0
+
+    def tick(self) -> None:
+        """Start a step (Adam's bias corrections count steps)."""
+        self.count += 1
+
+    def step_size(self, name: str, factor: float) -> torch.Tensor:
+        """Per-replica step of parameter ``name`` at schedule factor ``factor``, ``[R, 1, 1]``."""
+        key = (name, factor)
+        if key not in self.steps:
+            self.steps[key] = (self.lr * (self.setup.step_scale(name) * factor)).view(-1, 1, 1)
+        return self.steps[key]
+
+    def buffer(self, name: str, slot: str, like: torch.Tensor, zero: bool = False) -> torch.Tensor:
+        """A contiguous work tensor shaped like ``like``, kept between steps (fresh large
+        tensors cost page faults): zeroed when first made, or at every call if ``zero``."""
+        key = (name, slot, *like.shape)
+        if key not in self.buffers:
+            self.buffers[key] = torch.zeros(like.shape, dtype=like.dtype, device=like.device)
+        elif zero:
+            self.buffers[key].zero_()
+        return self.buffers[key]
+
+    def update(
+        self,
+        name: str,
+        param: torch.Tensor,
+        grad: torch.Tensor | tuple[torch.Tensor, torch.Tensor],
+        factor: float,
+    ) -> None:
+        """One step on ``param`` in place. ``grad`` is a tensor the optimizer may overwrite, or
+        the factors ``(L, R)`` of a batched product ``L R``: SGD applies it without forming it,
+        Adam forms it a block of rows at a time, so the work stays in cache."""
+        step = self.step_size(name, factor)
+        if self.setup.weight_decay:
+            param.mul_(1 - step * self.setup.weight_decay)
+        if self.setup.optimizer == "sgd":
+            if isinstance(grad, tuple):
+                param.baddbmm_(grad[0] * step, grad[1], alpha=-1)
+            else:
+                param.addcmul_(grad, step, value=-1)
+            return
+        if not isinstance(grad, tuple):
+            param.addcmul_(self._adam_direction(name, param, grad, slice(None)), step, value=-1)
+            return
+        left, right = grad
+        rows = self.block_rows
+        for start in range(0, param.shape[1], rows):
+            block = slice(start, start + rows)
+            part = param[:, block]
+            gradient = torch.bmm(left[:, block], right, out=self.buffer(name, "block", part))
+            part.addcmul_(self._adam_direction(name, param, gradient, block), step, value=-1)
+
+    def update_rows(
+        self,
+        name: str,
+        param: torch.Tensor,
+        rows: torch.Tensor | None,
+        grad_rows: torch.Tensor,
+        factor: float,
+    ) -> None:
+        """One step on embeddings ``param`` ``[R, N, d]`` whose gradient is ``grad_rows``
+        ``[R, K, d]`` at flat rows ``rows`` ``[R, K]`` (repeats add up), or at every row in
+        order if ``rows`` is ``None``. SGD moves only the rows given, and so does Adam on the
+        CPU without moments or weight decay (elsewhere ``0 / (0 + eps) = 0`` moves nothing); Adam
+        otherwise forms the dense gradient (its moments move every row)."""
+        if rows is None:
+            self.update(name, param, grad_rows, factor)
+            return
+        flat = param.view(-1, param.shape[-1])
+        if self.setup.optimizer == "sgd":
+            step = self.step_size(name, factor)
+            if self.setup.weight_decay:
+                param.mul_(1 - step * self.setup.weight_decay)
+            flat.index_add_(0, rows.flatten(), (grad_rows * step).flatten(0, 1), alpha=-1)
+            return
+        stateless = self.setup.betas == (0.0, 0.0) and not self.setup.weight_decay
+        if stateless and param.device.type == "cpu":
+            self._adam_rows(name, param, rows, grad_rows, factor)
+            return
+        grad = self.buffer(name, "rows", param, zero=True)
+        grad.view_as(flat).index_add_(0, rows.flatten(), grad_rows.flatten(0, 1))
+        self.update(name, param, grad, factor)
+
+    def _adam_rows(
+        self,
+        name: str,
+        param: torch.Tensor,
+        rows: torch.Tensor,
+        grad_rows: torch.Tensor,
+        factor: float,
+    ) -> None:
+        """Adam without moments on the distinct rows of ``rows`` only: their gradients summed in
+        the batch's order, as in the dense gradient, then ``p − η g / (|g| + eps)``."""
+        flat = param.view(-1, param.shape[-1])
+        distinct, inverse = torch.unique(rows.flatten(), return_inverse=True)
+        grad = torch.zeros(len(distinct), flat.shape[1], dtype=flat.dtype, device=flat.device)
+        grad.index_add_(0, inverse, grad_rows.flatten(0, 1))
+        direction = grad.div_(torch.abs(grad).add_(ADAM_EPS))
+        step = self.step_size(name, factor).flatten()[distinct // param.shape[1], None]
+        flat.index_copy_(0, distinct, flat[distinct].addcmul_(direction, step, value=-1))
+
+    def _adam_direction(
+        self, name: str, param: torch.Tensor, grad: torch.Tensor, block: slice
+    ) -> torch.Tensor:
+        """``m̂ / (√v̂ + eps)`` (torch's Adam formula) on rows ``block`` of ``param``, whose
+        gradient there is ``grad``; overwrites ``grad``."""
+        beta1, beta2 = self.setup.betas
+        denominator = self.buffer(name, "denominator", grad)
+        if beta1 == beta2 == 0:  # m = g and v = g²: no state to keep
+            return grad.div_(torch.abs(grad, out=denominator).add_(ADAM_EPS))
+        first = self.buffer(name, "first", param)[:, block]
+        second = self.buffer(name, "second", param)[:, block]
+        first.mul_(beta1).add_(grad, alpha=1 - beta1)
+        second.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        correction1, correction2 = 1 - beta1**self.count, 1 - beta2**self.count
+        torch.sqrt(second, out=denominator).div_(math.sqrt(correction2)).add_(ADAM_EPS)
+        return torch.div(first, denominator, out=grad).div_(correction1)
