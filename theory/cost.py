@@ -1,7 +1,7 @@
 """What a batched ``memlaws.kernel.training.train`` call costs before it runs: its peak memory,
 from the
-tensor shapes of ``kernel/training.py``, and a rough time, from a per-step cost model fitted on
-a 2-core CPU.
+tensor shapes of ``kernel/models.py`` and ``kernel/optimizers.py``, and a rough time, from a
+per-step cost model fitted on a 2-core CPU.
 
 A group of ``R = S·L`` replicas (``S`` seeds × ``L`` step sizes) holds, in float32 unless said:
 
@@ -170,7 +170,7 @@ def _blocks(value: int, block: int) -> int:
 
 def _step_work(setup: TrainingSetup, shapes: Shapes) -> tuple[float, float]:
     """Multiply-adds and element passes of one step, per replica, following the products of
-    ``kernel/training.py``'s low-rank, dense and exponential paths."""
+    ``kernel/models.py``'s low-rank, dense and exponential paths."""
     n, k, d, m = shapes.tokens, shapes.rows, shapes.dim, shapes.classes
     learned = setup.model == "learnable"
     adam = setup.optimizer == "adam"

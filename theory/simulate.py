@@ -5,7 +5,7 @@ The grid is a JSON object mapping some of ``FIELDS`` to a value or a non-empty l
 the runs are the Cartesian product. Missing fields take ``DEFAULTS``: the reference setting
 (``N = 100``, ``M = 5``, ``alpha = 2``, no layer norm) with the matrix model, SGD, ``lr = 1``,
 ``d = 100``, ``ntrain = 10240``, ``batch_size = 16`` and seed 0. Every run uses the paper's
-draws and scalings (``memlaws.kernel.training.TrainingSetup`` defaults: random ``W₀``, Gaussian
+draws and scalings (``memlaws.kernel.setup.TrainingSetup`` defaults: random ``W₀``, Gaussian
 ``U``, constant step, Adam with ``β₁ = β₂ = 0`` and dimension-scaled steps), in float32.
 
 A line holds the run's fields in the paper's spelling (``optimizer`` "SGD" or "Adam", read in
