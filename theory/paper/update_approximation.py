@@ -14,6 +14,7 @@ import numpy as np
 from memlaws.kernel.training import train
 from memlaws.kernel.update_approximation import approximate_error_curves, approximate_weight_curves
 from memlaws.theory.law import Config, Measurement, Parameter
+from memlaws.theory.profiles import draws
 from memlaws.theory.setting import as_array, fixed, zero_start_setup, zipf_setting
 from memlaws.theory.shapes import (
     Ordering,
@@ -26,6 +27,37 @@ from memlaws.theory.statistics import loglog_slopes
 APPROXIMATION_DIMS = (5, 10, 20, 40, 80, 160)
 RECORD_EVERY = 10
 DRAWS_PER_SEED = 4  # R4a: seed s averages the gap over the draws 4s … 4s + 3 (embeddings, data)
+
+
+def sgd_and_approximation(
+    config: Config,
+    dims: Sequence[int],
+    seeds: Sequence[int],
+    device: str = "cpu",
+    record_every: int = RECORD_EVERY,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Error curves of real SGD from ``W₀ = 0`` (``zero_start_setup``) and of the ``q_γ`` memory
+    on the same seeds' embeddings and data, every ``record_every`` steps, at each ``d`` of
+    ``dims``, for a configuration's ``N, M, alpha, lr, B, niter``: ``steps`` ``[K]``, ``sgd``
+    and ``approximation`` ``[S, D, K]``."""
+    setting = zipf_setting(config)
+    n_samples = config["niter"] * config["B"]
+    steps, q = approximate_weight_curves(
+        setting.probabilities, n_samples, list(seeds), config["M"], config["lr"], config["B"],
+        record_every,
+    )  # fmt: skip
+    sgd, approximation = [], []
+    for dim in dims:
+        setup = zero_start_setup(config, dim, config["B"], n_samples)
+        run = train(setup, list(seeds), [config["lr"]], device=device, record_every=record_every)
+        sgd.append(run.curves[:, 0].numpy())
+        approximation.append(
+            approximate_error_curves(
+                q, setting.probabilities, setting.targets, setting.n_classes, dim, list(seeds),
+                device,
+            ).numpy()
+        )  # fmt: skip
+    return np.asarray(steps, dtype=float), np.stack(sgd, axis=1), np.stack(approximation, axis=1)
 
 
 class ApproximationGap(Ordering):
@@ -61,25 +93,13 @@ class ApproximationGap(Ordering):
     beyond = ({"lr": 10.0}, {"lr": 100.0})
 
     def measure(self, config: Config, seeds: Sequence[int], device: str = "cpu") -> Measurement:
-        setting = zipf_setting(config)
-        n_samples = config["niter"] * config["B"]
-        draws = [DRAWS_PER_SEED * s + k for s in seeds for k in range(DRAWS_PER_SEED)]
-        _, q = approximate_weight_curves(
-            setting.probabilities, n_samples, draws, config["M"], config["lr"], config["B"],
-            RECORD_EVERY,
-        )  # fmt: skip
+        drawn = draws(list(seeds), DRAWS_PER_SEED)
+        _, sgd, approx = sgd_and_approximation(config, APPROXIMATION_DIMS, drawn, device)
         gaps = np.zeros((len(seeds), len(APPROXIMATION_DIMS)))
-        for k, dim in enumerate(APPROXIMATION_DIMS):
-            sgd = train(
-                zero_start_setup(config, dim, config["B"], n_samples), draws, [config["lr"]],
-                device=device, record_every=RECORD_EVERY,
-            ).curves[:, 0].numpy()  # fmt: skip
-            approx = approximate_error_curves(
-                q, setting.probabilities, setting.targets, setting.n_classes, dim, draws, device
-            ).numpy()
-            shape = (len(seeds), DRAWS_PER_SEED * sgd.shape[1])  # a seed's draws, all steps
-            gap = np.abs(sgd - approx).reshape(shape).mean(axis=1)
-            gaps[:, k] = gap / sgd.reshape(shape).mean(axis=1)
+        for k in range(len(APPROXIMATION_DIMS)):
+            shape = (len(seeds), DRAWS_PER_SEED * sgd.shape[2])  # a seed's draws, all steps
+            gap = np.abs(sgd[:, k] - approx[:, k]).reshape(shape).mean(axis=1)
+            gaps[:, k] = gap / sgd[:, k].reshape(shape).mean(axis=1)
         return Measurement(
             -loglog_slopes(as_array(list(APPROXIMATION_DIMS)), gaps),
             as_array(list(APPROXIMATION_DIMS)),

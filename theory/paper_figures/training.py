@@ -21,8 +21,8 @@ from memlaws.kernel import (
 )
 from memlaws.kernel.setup import TrainingSetup
 from memlaws.kernel.training import train
-from memlaws.kernel.update_approximation import approximate_error_curves, approximate_weight_curves
 from memlaws.theory.paper.optimisation import PAPER_BATCHES, PAPER_STEPS, Schedule, TwoDimensions
+from memlaws.theory.paper.update_approximation import sgd_and_approximation
 from memlaws.theory.paper_figures.common import (
     APPROXIMATION_BATCH,
     APPROXIMATION_DIM,
@@ -68,25 +68,16 @@ from memlaws.theory.shapes import run
 
 
 def update_approximation_data(budget: FigureBudget, device: str = "cpu") -> Arrays:
-    """Error per step of SGD from ``W₀ = 0`` and of the ``q_γ`` memory on the same seeds:
-    ``steps`` ``[K]``, ``sgd`` and ``approximation`` ``[S, K]``."""
+    """Error per step of SGD from ``W₀ = 0`` and of the ``q_γ`` memory on the same seeds (law
+    R4a's experiment at one ``d``): ``steps`` ``[K]``, ``sgd`` and ``approximation`` ``[S, K]``."""
+    config = REFERENCE | {
+        "lr": APPROXIMATION_STEP, "B": APPROXIMATION_BATCH, "niter": APPROXIMATION_STEPS
+    }  # fmt: skip
     seeds = first_seeds(budget.seeds)
-    n_samples = APPROXIMATION_STEPS * APPROXIMATION_BATCH
-    setup = zero_start_setup(REFERENCE, APPROXIMATION_DIM, APPROXIMATION_BATCH, n_samples)
-    result = train(setup, seeds, [APPROXIMATION_STEP], device=device, record_every=1)
-    p = zipf_probabilities(REFERENCE["N"], REFERENCE["alpha"])
-    targets = modular_targets(REFERENCE["N"], CLASSES)
-    steps, q = approximate_weight_curves(
-        p, n_samples, seeds, CLASSES, APPROXIMATION_STEP, APPROXIMATION_BATCH, record_every=1
+    steps, sgd, approximation = sgd_and_approximation(
+        config, [APPROXIMATION_DIM], seeds, device, record_every=1
     )
-    approximation = approximate_error_curves(
-        q, p, targets, CLASSES, APPROXIMATION_DIM, seeds, device
-    ).numpy()
-    return {
-        "steps": np.asarray(steps, dtype=float),
-        "sgd": result.curves[:, 0].numpy(),
-        "approximation": approximation,
-    }
+    return {"steps": steps, "sgd": sgd[:, 0], "approximation": approximation[:, 0]}
 
 
 def draw_update_approximation(data: Arrays) -> Figure:
