@@ -19,6 +19,7 @@ A law that averages several draws per seed (``draws(seeds, k)``) maps seed ``s``
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from memlaws.kernel.validation import choice, int_in_range
@@ -56,6 +57,33 @@ SEED_SPACES = {
     "tuning": (TUNING_OFFSET, 2 * TUNING_OFFSET),
     "property": (PROPERTY_START, PROPERTY_START + 1_000_000),
 }
+
+
+@dataclass(frozen=True)
+class PropertyProfile:
+    """How hard the Hypothesis properties search, chosen by the environment variable
+    ``MEMLAWS_PROFILE``: examples of a cheap (kernel) property, configurations drawn for each
+    law's property (a law check costs seconds), whether draws are derandomized (reproducible)
+    and whether a failing configuration is shrunk (each shrink step is a full simulation)."""
+
+    examples: int
+    law_examples: int
+    derandomize: bool
+    shrink: bool
+
+
+PROPERTY_PROFILE_TABLE = {
+    "ci": PropertyProfile(examples=25, law_examples=2, derandomize=True, shrink=False),
+    "dev": PropertyProfile(examples=100, law_examples=6, derandomize=False, shrink=True),
+    "thorough": PropertyProfile(examples=500, law_examples=30, derandomize=False, shrink=True),
+}
+PROPERTY_PROFILE_VARIABLE = "MEMLAWS_PROFILE"
+
+
+def property_profile_name() -> str:
+    """The Hypothesis profile named by ``MEMLAWS_PROFILE`` (default ``ci``)."""
+    name = os.environ.get(PROPERTY_PROFILE_VARIABLE, "ci")
+    return choice(PROPERTY_PROFILE_VARIABLE, name, tuple(PROPERTY_PROFILE_TABLE))
 
 
 def profile(name: str) -> Profile:
