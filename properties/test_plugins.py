@@ -187,7 +187,7 @@ NOT_A_LAW = object()
         (f"{__name__}:NoSuchName", "AttributeError"),
         (f"{__name__}:NOT_A_LAW", "is not a memlaws.theory.law.Law"),
         (f"{__name__}:Incomplete", "declares no statement"),
-        (f"{__name__}:Clashing", "its spec 'R1' is already registered"),
+        (f"{__name__}:Clashing", "spec 'R1' is already registered"),
     ],
     ids=["import", "attribute", "not-a-law", "incomplete", "clash"],
 )

@@ -110,8 +110,8 @@ def registered(law_type: LawType) -> LawType:
 
 def _load_conjectures() -> None:
     """Import every module of ``memlaws.theory.conjectures`` in name order and register the laws
-    each one
-    declares with ``@registered``; a module that fails to import stops the loading, named."""
+    each one declares with ``@registered``; a module that fails to import stops the loading,
+    named."""
     package = importlib.import_module(CONJECTURES)
     for name in sorted(module.name for module in pkgutil.iter_modules(package.__path__)):
         qualified = f"{CONJECTURES}.{name}"
@@ -151,10 +151,7 @@ def _load_plugins() -> None:
     for entry in entry_points(group="memlaws.laws"):
         try:
             loaded = entry.load()
-            law = validate_law(loaded() if isinstance(loaded, type) else loaded)
-            if law.spec in _LAWS and type(_LAWS[law.spec]) is not type(law):
-                raise ValueError(f"its spec {law.spec!r} is already registered")
-            register(law)
+            register(validate_law(loaded() if isinstance(loaded, type) else loaded))
         except Exception as error:
             text = f"{type(error).__name__}: {error}"
             _BROKEN.append(BrokenPlugin(entry.name, _package(entry), entry.value, text))
@@ -217,8 +214,9 @@ def load_law_file(path: Path) -> list[Law]:
     for law_type in chosen:
         try:
             laws.append(register(validate_law(law_type())))
-        except ValueError as error:
-            raise ValueError(f"--law-file {path}: {error}") from error
+        except Exception as error:
+            text = f"{type(error).__name__}: {error}"
+            raise ValueError(f"--law-file {path}: {law_type.__name__} left out: {text}") from error
     return laws
 
 
