@@ -314,6 +314,15 @@ def test_report_checks_the_laws_of_a_law_file(tmp_path, fresh_registry, capsys):
     assert "--law-file" in capsys.readouterr().err
 
 
+def test_calibrate_runs_the_laws_of_a_law_file(tmp_path, fresh_registry, capsys):
+    path = law_file(tmp_path, "F3", marked=True)
+    store = tmp_path / "store.json"
+    arguments = ["calibrate", "--law-file", str(path), "--repeats", "2", "--profile", "ci"]
+    assert main([*arguments, "--out", str(tmp_path / "c.jsonl"), "--store", str(store)]) == 0
+    assert "F3    false alarms 0/2" in capsys.readouterr().out
+    assert list(json.loads(store.read_text())) == ["F3"]
+
+
 # ---------------------------------------------------------------------------------------------
 # memlaws new: scaffold, list, report, calibrate, test
 
