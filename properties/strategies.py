@@ -1,50 +1,10 @@
-"""Hypothesis strategies that describe memlaws' domain: Zipf settings, memory weights, embeddings,
-and each registered law's check domain (drawn from its declared ``parameters``)."""
+"""Hypothesis strategies that describe memlaws' domain: Zipf settings, memory weights, embeddings
+(each law's check domain is drawn by ``memlaws.theory.checks.law_configs``)."""
 
 from __future__ import annotations
 
-import math
-
 import torch
 from hypothesis import strategies as st
-
-from memlaws.theory.law import Config, Law, Parameter
-from memlaws.theory.profiles import SEED_SPACES
-
-
-def parameter_values(parameter: Parameter) -> st.SearchStrategy[float | int]:
-    """Values of one law parameter: ``float`` and ``int`` uniformly, ``log_int`` in log scale."""
-    if parameter.kind == "float":
-        return st.floats(parameter.low, parameter.high, allow_nan=False)
-    low, high = int(parameter.low), int(parameter.high)
-    if parameter.kind == "int" or low == high:
-        return st.integers(low, high)
-    return st.floats(math.log(low), math.log(high)).map(
-        lambda v: min(high, max(low, round(math.exp(v))))
-    )
-
-
-def _admissible(law: Law, values: Config) -> bool:
-    try:
-        law.config(**values)
-    except ValueError:
-        return False
-    return True
-
-
-def law_configs(law: Law) -> st.SearchStrategy[Config]:
-    """Configurations inside ``law``'s check domain; shrinks toward each parameter's low end."""
-    boxes = st.fixed_dictionaries({n: parameter_values(p) for n, p in law.parameters.items()})
-    return boxes.filter(lambda values: _admissible(law, values)).map(lambda v: law.config(**v))
-
-
-def seed_sets(count: int) -> st.SearchStrategy[list[int]]:
-    """``count`` consecutive seeds from a drawn base in the properties' own seed space
-    (``memlaws.theory.profiles.SEED_SPACES["property"]``), disjoint from the report's and the
-    calibration's."""
-    low, high = SEED_SPACES["property"]
-    return st.integers(low, high - count).map(lambda base: list(range(base, base + count)))
-
 
 alphas = st.floats(0.3, 4.0, allow_nan=False)
 token_counts = st.integers(1, 300)

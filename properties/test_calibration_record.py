@@ -4,6 +4,7 @@ near-alternative power below 90%); the flag logic itself."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -15,12 +16,13 @@ from memlaws.theory.calibration_record import (
     load_calibration,
     rate_interval,
     store_calibration,
+    stored_calibrations,
 )
 from memlaws.theory.fingerprint import law_fingerprint
 from memlaws.theory.registry import all_laws, get_law
 
 LAWS = all_laws()
-STORED = load_calibration()
+STORED = stored_calibrations(LAWS)  # memlaws' own file and each plug-in's
 PENDING = {  # laws whose stored calibration is not yet fresh and sound: debt, named with why
     "R2c": "near power 0%: the flat law's tolerance 0.1 (Theorem 1 fixes no constant) exceeds "
     "its resolution goal 0.05",
@@ -163,3 +165,24 @@ def test_a_broken_calibration_file_is_refused(tmp_path):
 def test_a_missing_calibration_file_is_refused(tmp_path):
     with pytest.raises(ValueError, match="no such file"):
         load_calibration(tmp_path / "missing.json")
+
+
+class OwnFileR1(type(get_law("R1"))):
+    """R1 as a plug-in would declare it, with its own calibration file."""
+
+
+def test_a_law_s_own_calibration_file_is_merged_for_that_law_only(tmp_path):
+    own = tmp_path / "own.json"
+    mine = OwnFileR1()
+    mine.calibration_file = own
+    store_calibration(own, [_summary(0, 7, 7, repeats=7)], [mine], "standard")
+    stored = load_calibration(own)
+    stored["R2a"] = stored["R1"]  # an entry for another law in a plug-in's file is ignored
+    own.write_text(json.dumps(stored))
+    merged = stored_calibrations([mine, get_law("R2a")])
+    assert merged["R1"]["repeats"] == 7
+    assert merged["R2a"] == load_calibration()["R2a"]
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps({"R1": stored["R1"] | {"repeats": 9}}))
+    assert stored_calibrations([mine], extra)["R1"]["repeats"] == 9  # --calibration: last
+    assert stored_calibrations([get_law("R1")])["R1"] == load_calibration()["R1"]

@@ -12,8 +12,14 @@ import types
 import numpy as np
 import pytest
 
+from memlaws.theory import calibration_record
 from memlaws.theory import report as report_module
-from memlaws.theory.cli import main
+from memlaws.theory.calibration_record import (
+    CALIBRATION_PROFILE,
+    STORED_CALIBRATION,
+    load_calibration,
+)
+from memlaws.theory.cli import main, parser
 from memlaws.theory.counterexamples import record_counterexample
 from memlaws.theory.law import Measurement
 from memlaws.theory.paper_figures import PaperFigure
@@ -54,15 +60,16 @@ def test_report_writes_json_and_markdown(tmp_path, capsys):
 def test_report_shows_calibration_and_the_smallest_failing_configuration(tmp_path, monkeypatch):
     monkeypatch.setenv("MEMLAWS_COUNTEREXAMPLES", str(tmp_path / "found.jsonl"))
     outcome = {"verdict": "fails", "measured": -0.3, "ci_low": -0.4, "ci_high": -0.2}
-    record_counterexample("R1", {"alpha": 1.1}, outcome | {"reason": "outside"}, "dev")
+    record_counterexample("R1", {"alpha": 1.1}, outcome | {"reason": "outside"}, "quick")
     calibration = tmp_path / "calibration.json"
-    calibration.write_text("{}")
+    stored = load_calibration(STORED_CALIBRATION)["R1"] | {"profile": "ci"}
+    calibration.write_text(json.dumps({"R1": stored}))  # merged over the stored one
     out = tmp_path / "report"
     arguments = ["report", "--law", "R1", "--out", str(out), "--calibration", str(calibration)]
     assert main(arguments) == 0
     (record,) = json.loads((out / "laws.json").read_text())
     assert record["smallest_failing"]["config"] == {"alpha": 1.1}
-    assert record["flag"].startswith("not calibrated")
+    assert record["flag"] == "calibrated at profile ci, not standard"
     table = (out / "REPORT.md").read_text()
     assert "| R1 | alpha=1.1 | fails (outside)" in table
     assert "⚠ flagged" in table
@@ -174,7 +181,8 @@ def fast_laws(monkeypatch):
     monkeypatch.setattr(report_module, "run_laws", run_laws)
 
 
-def test_report_files_have_normal_modes_and_strict_json(tmp_path, fast_laws):
+def test_report_files_have_normal_modes_and_strict_json(tmp_path, fast_laws, monkeypatch):
+    monkeypatch.setattr(calibration_record, "STORED_CALIBRATION", tmp_path / "none.json")
     calibration = tmp_path / "calibration.json"
     calibration.write_text("{}")  # no calibration: the rates are unknown (NaN in memory)
     old = os.umask(0o022)
@@ -245,6 +253,35 @@ def test_calibration_reruns_rows_of_another_configuration(tmp_path, capsys):
     assert main(["calibrate", "--repeats", "1", "--law", "R1", "--out", str(out)]) == 0
     assert len(out.read_text().splitlines()) == 2
     assert "false alarms 0/1" in capsys.readouterr().out
+
+
+def test_a_calibration_file_is_merged_with_the_stored_ones(tmp_path, fast_laws):
+    """``--calibration FILE`` adds to and overrides the stored calibrations; it replaces none
+    that it does not name (R6b keeps its stored calibration)."""
+    calibration = tmp_path / "calibration.json"
+    calibration.write_text("{}")
+    out = tmp_path / "report"
+    arguments = ["report", "--law", "R6b", "--out", str(out), "--calibration", str(calibration)]
+    assert main(arguments) == 0
+    (record,) = json.loads((out / "laws.json").read_text())
+    assert record["calibration_repeats"] == load_calibration(STORED_CALIBRATION)["R6b"]["repeats"]
+    assert record["calibration_repeats"] >= 100
+
+
+def test_calibrate_stores_into_a_file_keeping_its_other_entries(tmp_path, fast_checks, capsys):
+    store = tmp_path / "mine.json"
+    for spec in ("R1", "R2a"):
+        arguments = ["calibrate", "--law", spec, "--repeats", "2", "--profile", "ci"]
+        out = tmp_path / f"{spec}.jsonl"
+        assert main([*arguments, "--out", str(out), "--store", str(store)]) == 0
+    stored = load_calibration(store)
+    assert sorted(stored) == ["R1", "R2a"] and stored["R1"]["repeats"] == 2
+    assert stored["R1"]["profile"] == "ci"
+
+
+def test_calibrate_defaults_to_the_profile_the_report_reads():
+    arguments = parser().parse_args(["calibrate"])
+    assert arguments.profile == CALIBRATION_PROFILE == "standard"
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,11 @@ independent seed sets. Summaries are stored per law in a JSON file (the shipped 
 ``theory/calibrated/standard.json``), with the configuration they were measured on, so that a law
 whose reference configuration has changed since shows as stale rather than as calibrated.
 
+A law from another package keeps its calibration beside it: it names its file in the class
+attribute ``calibration_file`` (a ``Path``; ``memlaws calibrate --law SPEC --store FILE`` writes
+it). ``stored_calibrations`` merges the shipped file with each law's own (entries for that law
+only) and, last, a file given with ``memlaws report --calibration``.
+
 A law is flagged when, at the ``standard`` profile, its false-alarm rate exceeds 1%, its power
 against the rival or against the near alternative (``memlaws.theory.calibration``) is below 90%, it
 has fewer than 100 repeats, its fingerprint (``memlaws.theory.fingerprint``: claim, probe
@@ -56,6 +61,33 @@ def load_calibration(path: Path = STORED_CALIBRATION) -> dict[str, dict[str, Any
         raise ValueError(f"the calibration file {path} is not valid JSON: {error}") from error
     if not isinstance(stored, dict):
         raise ValueError(f"the calibration file {path} must hold a JSON object keyed by spec id")
+    return stored
+
+
+def calibration_file(law: Law) -> Path | None:
+    """The calibration file ``law`` declares (its ``calibration_file`` attribute), if any."""
+    declared = getattr(law, "calibration_file", None)
+    return None if declared is None else Path(declared)
+
+
+def stored_calibrations(
+    laws: Sequence[Law], extra: Path | None = None
+) -> dict[str, dict[str, Any]]:
+    """Every stored summary the report reads, by spec id: the shipped file's, then each of
+    ``laws``' own file's entry for that law (a missing own file holds none), then every entry of
+    ``extra`` (``--calibration FILE``), each later one replacing an earlier one of the same law."""
+    stored = load_calibration(STORED_CALIBRATION)
+    own: dict[Path, dict[str, dict[str, Any]]] = {}
+    for law in laws:
+        path = calibration_file(law)
+        if path is None:
+            continue
+        if path not in own:
+            own[path] = load_calibration(path) if path.exists() else {}
+        if law.spec in own[path]:
+            stored[law.spec] = own[path][law.spec]
+    if extra is not None:
+        stored |= load_calibration(extra)
     return stored
 
 

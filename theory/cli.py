@@ -1,6 +1,6 @@
 """The ``memlaws`` command: ``laws`` lists the registry, ``report`` checks every law,
-``calibrate`` measures each verifier's false-alarm rate and power, and ``simulate`` trains a
-grid of the paper's optimisation runs.
+``calibrate`` measures each verifier's false-alarm rate and power, ``simulate`` trains a
+grid of the paper's optimisation runs, and ``new`` writes a plug-in package with one law.
 
 Every argument is checked before any simulation; a bad one ends the command with one line
 naming it and what is allowed, and exit status 2."""
@@ -41,10 +41,21 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
+def _broken_plugins() -> list:  # -> list[memlaws.theory.registry.BrokenPlugin]
+    """The plug-ins left out of the registry, each named in one line on stderr."""
+    from memlaws.theory.registry import broken_plugins
+
+    broken = broken_plugins()
+    for plugin in broken:
+        print(f"memlaws: warning: {plugin.line()}", file=sys.stderr)
+    return broken
+
+
 def _laws(arguments: argparse.Namespace) -> int:
     from memlaws.theory.registry import all_laws
 
     laws = all_laws()
+    broken = _broken_plugins()
     if arguments.json:
         rows = [
             {
@@ -67,14 +78,29 @@ def _laws(arguments: argparse.Namespace) -> int:
     else:
         for law in laws:
             print(f"{law.spec:5} {law.source:40} {law.statement}")
+        for plugin in broken:
+            print(f"{'-':5} {'broken plug-in':40} {plugin.line()}")
     return 0
 
 
-def _registered_laws(specs: Sequence[str] | None) -> list[str] | None:
-    from memlaws.theory.preflight import check_laws
-    from memlaws.theory.registry import all_laws
+def _registered_laws(
+    specs: Sequence[str] | None, law_files: Sequence[str] | None = None
+) -> list[str] | None:
+    """The laws a command runs: ``specs`` (each registered) and the laws of ``law_files``
+    (loaded into the registry); ``None`` for every law."""
+    from memlaws.theory.preflight import check_input_file, check_laws
+    from memlaws.theory.registry import all_laws, load_law_file
 
-    return check_laws(specs, [law.spec for law in all_laws()])
+    _broken_plugins()
+    from_files = [
+        law.spec
+        for name in law_files or ()
+        for law in load_law_file(check_input_file("--law-file", Path(name)))
+    ]
+    chosen = check_laws(specs, [law.spec for law in all_laws()])
+    if not from_files:
+        return chosen
+    return list(dict.fromkeys([*(chosen or ()), *from_files]))
 
 
 def _report(arguments: argparse.Namespace) -> int:
@@ -90,7 +116,7 @@ def _report(arguments: argparse.Namespace) -> int:
     from memlaws.theory.report import print_verdicts, write_report
 
     device = check_device(arguments.device)
-    specs = _registered_laws(arguments.law)
+    specs = _registered_laws(arguments.law, arguments.law_file)
     calibration = None
     if arguments.calibration is not None:
         calibration = check_calibration("--calibration", Path(arguments.calibration))
@@ -149,7 +175,7 @@ def _calibrate(arguments: argparse.Namespace) -> int:
 
     positive_int("--repeats", arguments.repeats)
     device = check_device(arguments.device)
-    specs = _registered_laws(arguments.law)
+    specs = _registered_laws(arguments.law, arguments.law_file)
     check_fits(
         report_memory(arguments.profile),
         device,
@@ -204,6 +230,33 @@ def _simulate(arguments: argparse.Namespace) -> int:
     )
 
 
+def _new(arguments: argparse.Namespace) -> int:
+    from memlaws.theory.scaffold import write_plugin
+
+    written = write_plugin(Path(arguments.path), arguments.spec)
+    print(f"wrote the plug-in {written.name} with law {arguments.spec} in {written}")
+    print(f"next: pip install -e {written}; memlaws report --law {arguments.spec}")
+    return 0
+
+
+def _add_new(commands: argparse._SubParsersAction) -> None:
+    new = commands.add_parser(
+        "new",
+        help="write a plug-in package with one law, its tests and a README",
+        description=_wrapped(
+            "Write a Python package at PATH (a new or empty folder) declaring one law under the "
+            "memlaws.laws entry point: pyproject.toml, an example law that holds at its "
+            "defaults, its tests (the generic checks of memlaws.theory.checks) and a README on "
+            "editing and calibrating it."
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=_HelpFormatter,
+    )
+    new.add_argument("path", help="folder to create; its name names the package")
+    new.add_argument("--spec", default="X1", help="the law's id (not yet registered)")
+    new.set_defaults(run=_new)
+
+
 def _wrapped(text: str) -> str:
     return textwrap.fill(text, 80)
 
@@ -220,6 +273,13 @@ def _law_option(command: argparse.ArgumentParser) -> None:
         action="append",
         metavar="SPEC",
         help="only this law id, e.g. R1 (repeatable; `memlaws laws` lists them); default: all",
+    )
+    command.add_argument(
+        "--law-file",
+        action="append",
+        metavar="FILE",
+        help="also load the laws of this Python file (its @registered classes, else every Law "
+        "subclass it defines) and run them, without packaging (repeatable); default: none",
     )
 
 
@@ -250,7 +310,8 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
     report.add_argument(
         "--calibration",
         metavar="FILE",
-        help="calibration file to show; default: the one shipped with memlaws",
+        help="calibration file merged over the stored ones (memlaws' own and each plug-in's); "
+        "default: the stored ones only",
     )
     report.set_defaults(run=_report)
 
@@ -281,8 +342,8 @@ def _add_calibrate(commands: argparse._SubParsersAction) -> None:
     calibrate.add_argument(
         "--store",
         metavar="FILE",
-        help="merge the summaries into this calibration file (the report reads it); "
-        "default: store nothing",
+        help="merge the summaries into this calibration file, keeping its other entries (the "
+        "report reads memlaws' own file and each law's calibration_file); default: store nothing",
     )
     calibrate.set_defaults(run=_calibrate)
 
@@ -344,6 +405,7 @@ def parser() -> argparse.ArgumentParser:
     _add_report(commands)
     _add_calibrate(commands)
     _add_simulate(commands)
+    _add_new(commands)
     return main
 
 

@@ -1,6 +1,6 @@
 """The smallest configurations where a law failed its property, kept for the report.
 
-When a law's Hypothesis property fails, Hypothesis shrinks the configuration (under the ``dev``
+When a law's Hypothesis property fails, Hypothesis shrinks the configuration (under the ``quick``
 and ``thorough`` profiles) and replays the smallest one last; that replay appends it here, one
 JSON line per failure, so that ``memlaws report`` can show, beside each law, the boundary of the
 region where it holds. The file is ``.memlaws/counterexamples.jsonl`` in the working directory,

@@ -19,6 +19,7 @@ A law that averages several draws per seed (``draws(seeds, k)``) maps seed ``s``
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from memlaws.kernel.validation import choice, int_in_range
@@ -57,6 +58,11 @@ class Profile:
     law_examples: int
     shrink: bool
     figures: FigureBudget
+
+    @property
+    def derandomize(self) -> bool:
+        """Whether the properties' draws are fixed (reproducible): under ``ci`` only."""
+        return not self.shrink
 
 
 PROFILE_TABLE = {
@@ -145,6 +151,15 @@ SEED_SPACES = {
     "tuning": (TUNING_OFFSET, 2 * TUNING_OFFSET),
     "property": (PROPERTY_START, PROPERTY_START + 1_000_000),
 }
+
+
+PROPERTY_PROFILE_VARIABLE = "MEMLAWS_PROFILE"
+
+
+def property_profile_name() -> str:
+    """The Hypothesis profile named by ``MEMLAWS_PROFILE`` (default ``ci``)."""
+    name = os.environ.get(PROPERTY_PROFILE_VARIABLE, "ci")
+    return choice(PROPERTY_PROFILE_VARIABLE, name, PROFILES)
 
 
 def profile(name: str) -> Profile:

@@ -21,10 +21,9 @@ from memlaws.theory.calibration_record import (
     MAX_FALSE_ALARM_RATE,
     MIN_POWER,
     RATE_LEVEL,
-    STORED_CALIBRATION,
     calibration_status,
     family_false_alarms,
-    load_calibration,
+    stored_calibrations,
 )
 from memlaws.theory.counterexamples import counterexample_path, latest_counterexamples
 from memlaws.theory.figures import law_figure
@@ -396,12 +395,12 @@ def write_report(
     provenance: dict[str, Any] | None = None,
 ) -> list[LawRecord]:
     """Run the laws (all, or those in ``specs``); write ``out/laws.json``, ``out/REPORT.md``
-    and the figures with each law's calibration read from ``calibration`` (default: the
-    shipped file), then, if ``paper_figures``, redraw the paper's figures at the same profile.
-    The folder is built beside ``out`` and swapped in whole (``folder_beside``); each record
-    and REPORT.md carry ``provenance`` when given."""
-    stored = load_calibration(calibration or STORED_CALIBRATION)
+    and the figures with each law's stored calibration (the shipped file, each law's own
+    file, then ``calibration`` merged over them), then, if ``paper_figures``, redraw the
+    paper's figures at the same profile. The folder is built beside ``out`` and swapped in
+    whole (``folder_beside``); each record and REPORT.md carry ``provenance`` when given."""
     laws = [law for law in all_laws() if not specs or law.spec in specs]
+    stored = stored_calibrations(all_laws(), calibration)
     unknown = set(specs or ()) - {law.spec for law in laws}
     if unknown:
         raise ValueError(f"unknown law(s) {sorted(unknown)}")
