@@ -17,8 +17,8 @@ its holding check is an expected failure with the law's ``open_reason``, and its
 judgeable instead.
 
 How hard the property searches follows ``MEMLAWS_PROFILE`` (``ci``, ``quick``, ``standard``,
-``thorough``: a row of ``memlaws.theory.profiles.PROFILE_TABLE``), read when a check runs. Needs pytest and
-Hypothesis (memlaws' ``test`` extra).
+``thorough``: a row of ``memlaws.theory.profiles.PROFILE_TABLE``), read when a check runs.
+Needs pytest and Hypothesis (memlaws' ``test`` extra).
 """
 
 from __future__ import annotations
