@@ -51,6 +51,18 @@ def _broken_plugins() -> list:  # -> list[memlaws.theory.registry.BrokenPlugin]
     return broken
 
 
+def law_file(law: object) -> str:
+    """Where a law's class is defined: relative to the folder holding memlaws' ``theory/``
+    (``theory/paper/finite_data.py``) for memlaws' own laws, else the full path."""
+    import inspect
+
+    import memlaws.theory
+
+    path = Path(inspect.getsourcefile(type(law)) or "?").resolve()
+    home = Path(memlaws.theory.__file__).resolve().parent.parent
+    return str(path.relative_to(home)) if path.is_relative_to(home) else str(path)
+
+
 def _laws(arguments: argparse.Namespace) -> int:
     from memlaws.theory.registry import all_laws
 
@@ -60,6 +72,7 @@ def _laws(arguments: argparse.Namespace) -> int:
         rows = [
             {
                 "spec": law.spec,
+                "file": law_file(law),
                 "source": law.source,
                 "statement": law.statement,
                 "variable": law.variable,
@@ -77,7 +90,7 @@ def _laws(arguments: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
         for law in laws:
-            print(f"{law.spec:5} {law.source:40} {law.statement}")
+            print(f"{law.spec:5} {law.source:40} {law.statement} ({law_file(law)})")
         for plugin in broken:
             print(f"{'-':5} {'broken plug-in':40} {plugin.line()}")
     return 0
