@@ -30,6 +30,8 @@ PENDING = {  # laws whose stored calibration is not yet fresh and sound: debt, n
     "R4a": "not yet recalibrated on the new verdict rule (about 20 CPU-minutes)",
     "R4b": "not yet recalibrated on the new verdict rule (about 30 CPU-minutes)",
     "C1": "not yet recalibrated on the new verdict rule (about 25 CPU-minutes)",
+    "K1": "calibration stored in /work/calib13, merged by the lead",
+    "K2": "calibration stored in /work/calib13, merged by the lead",
 }
 
 
