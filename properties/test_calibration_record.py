@@ -32,6 +32,7 @@ PENDING = {  # laws whose stored calibration is not yet fresh and sound: debt, n
     "C1": "not yet recalibrated on the new verdict rule (about 25 CPU-minutes)",
     "K1": "calibration stored in /work/calib13, merged by the lead",
     "K2": "calibration stored in /work/calib13, merged by the lead",
+    "K2b": "calibration stored in /work/calib13, merged by the lead",
 }
 
 

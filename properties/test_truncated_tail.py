@@ -1,7 +1,8 @@
 """Tail-cut Zipf data (``truncated_zipf_probabilities``) and the exact error of a memoriser
 trained on one law and tested on another (``expected_mismatched_memoriser_error``), against
 independent oracles: the renormalised law written out by hand, a Monte Carlo average of the
-memoriser's error on seeded samples, and Proposition 1's formula when both laws agree."""
+memoriser's error on seeded samples, and Proposition 1's formula when both laws agree; and K2b's
+crossover against the exact formula."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from memlaws.kernel import (
     truncated_zipf_probabilities,
     zipf_probabilities,
 )
+from memlaws.theory.conjectures.truncated_tail import expected_crossover, first_fall
 
 
 @given(n=st.integers(1, 200), alpha=st.floats(0.5, 3.0), kept=st.integers(1, 200))
@@ -74,3 +76,26 @@ def test_bad_inputs_are_named():
         expected_mismatched_memoriser_error(p, p[:5], 3)
     with pytest.raises(ValueError, match="n_samples"):
         expected_mismatched_memoriser_error(p, p, -1)
+
+
+@pytest.mark.parametrize(("alpha", "kept"), [(2.0, 8), (2.0, 50), (2.5, 20)])
+def test_the_expected_crossover_doubles_the_cut_mass(alpha, kept):
+    """At ``T*`` the kept tokens' expected error equals the cut mass: the whole expected error
+    (the kernel's exact formula, an independent route) is twice the cut mass."""
+    n = 10_000
+    size = expected_crossover(n, alpha, kept)
+    p = zipf_probabilities(n, alpha)
+    cut = truncated_zipf_probabilities(n, alpha, kept)
+    tail = float(p[kept:].sum())
+    below, above = expected_mismatched_memoriser_error(
+        p, cut, [int(np.floor(size)), int(np.ceil(size))]
+    ).numpy()
+    assert above <= 2 * tail <= below
+
+
+def test_first_fall_interpolates_in_error_against_log_size():
+    sizes = [1, 10, 100, 1000]
+    errors = np.array([[0.9, 0.5, 0.1, 0.0], [0.9, 0.8, 0.7, 0.6], [0.2, 0.1, 0.0, 0.0]])
+    found = first_fall(sizes, errors, 0.3)
+    assert found[0] == pytest.approx(10**1.5)  # halfway from 0.5 to 0.1, halfway in log T
+    assert np.isnan(found[1]) and np.isnan(found[2])  # never reached; reached at once
