@@ -71,10 +71,12 @@ def seed_capacities(seed: int, dims: Sequence[int]) -> list[int]:
 class LinearCapacity(Law):
     spec = "K1"
     source = (
-        "conjecture: Barnfield, Kim, Nichani, Lee, Lu (2026, arXiv 2605.05189) and Giorlandino, "
-        "Goldt, Maillard (2026, arXiv 2605.10795), both read through their abstracts as quoted "
-        "in the project's conjectures.md; the papers' bodies, and whether the decoupled model's "
-        "constant 1/2 is proved for the coupled W, were not verified"
+        "conjecture: Giorlandino, Goldt, Maillard (2026, arXiv 2605.10795), abstract read on "
+        "mirrors of the arXiv listing: the decoupled model 'can store up to p_c log p_c / d² = "
+        "1/2 associations', with 'numerical and analytical evidence' that it matches the "
+        "original; Barnfield, Kim, Nichani, Lee, Lu (2026, arXiv 2605.05189), read only as "
+        "quoted in the project's conjectures.md. Not verified: the papers' bodies, the log's "
+        "base (natural assumed), and whether the constant is proved for the coupled W"
     )
     statement = (
         "The best d × d linear memory stores n Gaussian key–value pairs, every one retrieved by "

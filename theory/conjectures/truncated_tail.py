@@ -54,9 +54,11 @@ class TruncatedTailPlateau(Law):
     spec = "K2"
     source = (
         "derivation (ours, exact from Proposition 1 of Cabannes, Dohmatob, Bietti 2024); "
-        "related published claim: Dohmatob, Feng, Yang, Charton, Kempe, 'A Tale of Tails' "
-        "(ICML 2024, arXiv 2402.07043) on scaling laws under tail-cut data, whose exact "
-        "wording was not read"
+        "related published claim: Dohmatob, Feng, Yang, Charton, Kempe, 'A Tale of Tails: Model "
+        "Collapse as a Change of Scaling Laws' (ICML 2024, PMLR 235, arXiv 2402.07043), whose "
+        "abstract (read on the PMLR page) speaks of 'loss of scaling' when synthesized data "
+        "enter training but states no formula; its body, where the tail-cut law is said to "
+        "be, was not read"
     )
     statement = (
         "A memoriser trained on T tokens from Zipf(α) cut to its k most frequent tokens has "
