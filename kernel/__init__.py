@@ -3,10 +3,12 @@
 from memlaws.kernel.data import (
     checked_targets,
     expected_memoriser_error,
+    expected_mismatched_memoriser_error,
     memoriser_error,
     modular_targets,
     sample_counts,
     sample_tokens,
+    truncated_zipf_probabilities,
     zipf_probabilities,
 )
 from memlaws.kernel.embeddings import input_embeddings, output_embeddings
@@ -52,6 +54,7 @@ __all__ = [
     "count_ranking",
     "empirical_power_weights",
     "expected_memoriser_error",
+    "expected_mismatched_memoriser_error",
     "fill_seen_weights",
     "fill_weights",
     "input_embeddings",
@@ -72,6 +75,7 @@ __all__ = [
     "threshold_weights",
     "train",
     "train_reference",
+    "truncated_zipf_probabilities",
     "update_map",
     "zipf_probabilities",
 ]

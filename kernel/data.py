@@ -20,6 +20,19 @@ def zipf_probabilities(n_tokens: int, alpha: float) -> torch.Tensor:
     return unnormalised / unnormalised.sum()
 
 
+def truncated_zipf_probabilities(n_tokens: int, alpha: float, kept: int) -> torch.Tensor:
+    """Zipf(``alpha``) on ``N`` tokens restricted to its ``kept`` most frequent ones and
+    renormalised: ``p̃(x) ∝ (x + 1)^(-alpha)`` for ``x < kept``, 0 beyond; float64 ``[N]``."""
+    positive_int("N", n_tokens)
+    positive_float("alpha", alpha)
+    positive_int("kept", kept)
+    if kept > n_tokens:
+        raise ValueError(f"kept must be an integer in [1, N] = [1, {n_tokens}], got {kept}")
+    truncated = zipf_probabilities(n_tokens, alpha)
+    truncated[kept:] = 0.0
+    return truncated / truncated[:kept].sum()
+
+
 def modular_targets(n_tokens: int, n_classes: int) -> torch.Tensor:
     """The default target ``f*(x) = x mod M``; int64, shape ``[N]``."""
     positive_int("N", n_tokens)
@@ -103,4 +116,27 @@ def expected_memoriser_error(
     p = probabilities.to(torch.float64).cpu()
     sizes = torch.tensor(size_list, dtype=torch.float64)[:, None]
     survival = torch.where(sizes == 0, 1.0, torch.exp(sizes * torch.log1p(-p)))
+    return (p * survival).sum(-1)
+
+
+def expected_mismatched_memoriser_error(
+    probabilities: torch.Tensor, training: torch.Tensor, n_samples: int | Sequence[int]
+) -> torch.Tensor:
+    """Exact ``E[𝓔] = Σ_x p(x)(1 − q(x))^T`` of the memoriser trained on ``T`` samples from
+    ``training`` (``q``, ``[N]``) and tested on ``probabilities`` (``p``, ``[N]``): tokens with
+    ``q(x) = 0`` are never seen and always wrong. Float64 ``[K]``, one per ``T``."""
+    p = probabilities.to(torch.float64).cpu()
+    q = training.to(torch.float64).cpu()
+    if p.shape != q.shape or p.ndim != 1:
+        raise ValueError(
+            f"probabilities and training must both have shape [N], got "
+            f"{tuple(p.shape)}, {tuple(q.shape)}"
+        )
+    if bool((q < 0).any()) or bool((q > 1).any()):
+        raise ValueError("training must hold probabilities in [0, 1]")
+    size_list = [n_samples] if isinstance(n_samples, int) else list(n_samples)
+    for i, size in enumerate(size_list):
+        nonnegative_int(f"n_samples[{i}]", size)
+    sizes = torch.tensor(size_list, dtype=torch.float64)[:, None]
+    survival = torch.where(sizes == 0, 1.0, torch.exp(sizes * torch.log1p(-q)))
     return (p * survival).sum(-1)

@@ -31,6 +31,8 @@ PENDING = {  # laws whose stored calibration is not yet fresh and sound: debt, n
     "R3c": "near power 0%: the boundary's log-factor tolerance 0.20 exceeds the goal 0.125",
     "R4b": "not yet recalibrated on the new verdict rule (about 30 CPU-minutes)",
     "C1": "not yet recalibrated on the new verdict rule (about 25 CPU-minutes)",
+    "K1": "not calibrated: a standard check costs about 20 s (linear programmes near capacity), "
+    "100 repeats about 35 CPU-minutes",
 }
 
 
