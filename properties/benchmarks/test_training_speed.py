@@ -88,6 +88,8 @@ def test_group_against_the_baseline(benchmark, name):
     setup = _setup(model, optimizer, int(rest[-1][1:]), 16, layernorm="layernorm" in rest)
     group = (setup, PAPER_SEEDS, PAPER_LRS)
     benchmark.pedantic(train, group, rounds=3, warmup_rounds=1)
+    if benchmark.disabled:  # --benchmark-disable: the run above is a smoke test, nothing timed
+        return
     with intra_op_threads(1):
         baseline = _median_seconds(lambda: _baseline(setup)) * 10 / len(BASELINE_SEEDS)
         one_thread = _median_seconds(lambda: train(*group))
@@ -104,6 +106,8 @@ def test_simulate_paper_subset(benchmark):
     baseline (one thread, once) and ``ratio``, baseline over ours."""
     runs = expand(checked_grid(SUBSET))
     benchmark.pedantic(lambda: simulate(runs, io.StringIO()), rounds=1)
+    if benchmark.disabled:
+        return
     with intra_op_threads(1):
         start = time.perf_counter()
         for run in runs:
@@ -201,6 +205,8 @@ def test_dense_step_against_its_floor(benchmark, limits, name):
     longer, shorter = (dataclasses.replace(setup, n_samples=16 * n) for n in (32, 1))
     group = (PAPER_SEEDS, PAPER_LRS)
     benchmark.pedantic(train, (longer, *group), rounds=2)
+    if benchmark.disabled:
+        return
     step = (benchmark.stats.stats.median - _median_seconds(lambda: train(shorter, *group))) / 31
     floor = max(memory_bytes / limits["bytes"], fma / limits["fma"])
     benchmark.extra_info |= {
