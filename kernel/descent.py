@@ -83,6 +83,27 @@ def population_gradient(
     return outputs.T @ (grad.T @ inputs)
 
 
+def zero_memory_gradient(
+    inputs: torch.Tensor,
+    outputs: torch.Tensor,
+    probabilities: torch.Tensor,
+    labels: torch.Tensor,
+) -> torch.Tensor:
+    """``∇W`` of the cross-entropy population loss at ``W = 0`` for integer ``labels`` ``[N]``,
+    where every softmax is uniform: ``(1/M) (Σ_y u_y)(Σ_x p(x) e_x)ᵀ − Σ_x p(x) u_{f*(x)} e_xᵀ``,
+    ``[d, d]`` in ``O(N·d²)`` (``population_gradient`` at ``W = 0`` costs ``O(N·M·d)``)."""
+    n_tokens, dim = inputs.shape
+    labels = checked_targets(labels, n_tokens, outputs.shape[0])
+    if labels.ndim != 1 or outputs.shape[1] != dim or probabilities.shape != (n_tokens,):
+        raise ValueError(
+            "need inputs [N, d], outputs [M, d], probabilities [N] and integer labels [N]"
+        )
+    weights = probabilities.to(inputs.dtype)
+    mean_input = weights @ inputs  # Σ_x p(x) e_x, [d]
+    uniform = torch.outer(outputs.sum(0), mean_input) / outputs.shape[0]
+    return uniform - outputs[labels].T @ (weights[:, None] * inputs)
+
+
 def polar_factor(matrix: torch.Tensor, method: str = "svd", steps: int = 30) -> torch.Tensor:
     """The orthogonal polar factor ``U Vᵀ`` of ``matrix`` ``[..., m, n]`` (thin SVD). With
     ``method="newton_schulz"``, ``steps`` cubic iterations ``X ← 1.5 X − 0.5 X Xᵀ X`` from

@@ -18,6 +18,7 @@ from memlaws.kernel.descent import (
     polar_factor,
     population_gradient,
     sign_step,
+    zero_memory_gradient,
 )
 from memlaws.theory.conjectures.spectral_step import retrieved_count
 from memlaws.theory.conjectures.zipf_descent import (
@@ -72,6 +73,14 @@ def test_population_gradient_matches_autograd(seed, sizes, targets, loss):
         case["memory"], case["inputs"], case["outputs"], case["probabilities"], case[targets], loss
     )
     torch.testing.assert_close(got, autograd_gradient(case, targets, loss), rtol=1e-9, atol=1e-12)
+
+
+@given(seed=st.integers(0, 10**6), sizes=st.tuples(st.integers(1, 12), st.integers(1, 6)))
+def test_zero_memory_gradient_is_the_population_gradient_at_zero(seed, sizes):
+    case = problem(seed, *sizes, 5)
+    zero = torch.zeros(5, 5, dtype=torch.float64)
+    args = (case["inputs"], case["outputs"], case["probabilities"], case["labels"])
+    torch.testing.assert_close(zero_memory_gradient(*args), population_gradient(zero, *args))
 
 
 @given(seed=st.integers(0, 10**6), lr=st.floats(1e-3, 1.0))

@@ -43,9 +43,10 @@ from memlaws.theory.registry import registered
 from memlaws.theory.setting import as_array
 from memlaws.theory.statistics import log_factor_slope, loglog_slopes
 
-GRID_PER_OCTAVE = 2  # step sizes per doubling; the seed's offset dithers the grid
+GRID_PER_OCTAVE = 4  # step sizes per doubling; the seed's offset dithers the grid
 GD_STEPS = (-4, 1)  # η·π(0) in 2^[-4, 1) (2 is the stability limit)
 SIGN_STEPS = (-12, 0)  # η/π(0) in 2^[-12, 0]
+FINITE_SIZE = 0.1  # allowance for the finite-N slope (measured: see the tolerance reasons)
 KUNSTNER_BACH = (
     "conjecture: Kunstner & Bach (2025), 'Scaling Laws for Gradient Descent and Sign Descent for "
     "Linear Bigram Models under Zipf's Law', NeurIPS 2025, arXiv 2505.19227; read: the abstract "
@@ -158,7 +159,6 @@ class _IterationScaling(Law):
     }
     beyond = ({"log2_n_min": 4, "log2_n_max": 8}, {"error": 0.5})
     rival_name = "no dependence on N (slope 0, up to one log factor)"
-    seconds_per_seed = 0.1
 
     def check_admissible(self, config: Config) -> None:
         if config["log2_n_max"] - config["log2_n_min"] < 3:
@@ -216,13 +216,14 @@ class GradientDescentIterations(_IterationScaling):
     tolerance_reason = (
         "'almost linear': at relative error ε the exponent is 1 − ε, not 1 (our derivation: "
         "with η π(x) = c/(x+1), Σ_x π(x)(1 − ηπ(x))^{2t} ≈ ln(N/2ct)/ln N, so t ∝ N^{1−ε}), plus "
-        "one log factor's slope over the N range (finite size); measured over N ∈ [2⁸, 2¹⁴]: "
-        "the exact slope lies 0.03–0.05 below 1 − ε for ε in [0.05, 0.2]. Tolerance ε + L, "
-        "L = (ln ln N_max − ln ln N_min)/ln(N_max/N_min)"
+        f"{FINITE_SIZE} for finite size, set from a measurement: over the domain's N ranges and "
+        "ε in [0.05, 0.2] (8 seeds each) the mean slope lies 0.045–0.07 below 1 − ε. Tolerance "
+        f"ε + {FINITE_SIZE}"
     )
+    seconds_per_seed = 0.12
 
     def predicted(self, config: Config) -> Prediction:
-        return Prediction("point", 1.0, float(config["error"]) + self.log_slope(config))
+        return Prediction("point", 1.0, float(config["error"]) + FINITE_SIZE)
 
 
 @registered
@@ -241,12 +242,13 @@ class SignDescentIterations(_IterationScaling):
     )
     domain = GradientDescentIterations.domain
     tolerance_reason = (
-        "finite size and log factors: one log factor's slope over the N range, "
-        "L = (ln ln N_max − ln ln N_min)/ln(N_max/N_min) (0.135 over [2⁸, 2¹⁴]). Our derivation "
-        "gives exactly 1/2 asymptotically (the two-cycle floor ≈ N η² against Σ π² forces "
-        "η π(0)⁻¹ ∝ √(ε/N), and the top entry needs π(0)/η steps); measured over [2⁸, 2¹⁴] the "
-        "exact slope is 0.05–0.08 above it for ε in [0.05, 0.2]"
+        "finite size, set from a measurement: our derivation gives exactly 1/2 as N → ∞ with no "
+        "log factor at α = 1 (the two-cycle floor ≈ N η² against Σ π² forces η/π(0) ∝ √(ε/N), "
+        "and the top entry needs π(0)/η steps); over the domain's N ranges and ε in "
+        "[0.05, 0.2] (8 seeds each) the mean slope lies 0.05–0.09 above 1/2. Tolerance "
+        f"{FINITE_SIZE}"
     )
+    seconds_per_seed = 0.2
 
     def predicted(self, config: Config) -> Prediction:
-        return Prediction("point", 0.5, self.log_slope(config))
+        return Prediction("point", 0.5, FINITE_SIZE)
