@@ -32,7 +32,6 @@ PENDING = {  # laws whose stored calibration is not yet fresh and sound: debt, n
     "C1": "not yet recalibrated on the new verdict rule (about 25 CPU-minutes)",
     "K3a": "calibration stored in /work/calib13, merged by the lead",
     "K3b": "calibration stored in /work/calib13, merged by the lead",
-    "K5": "calibration stored in /work/calib13, merged by the lead",
 }
 
 
