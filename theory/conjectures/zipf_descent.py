@@ -203,7 +203,8 @@ class GradientDescentIterations(_IterationScaling):
     statement = (
         "On the linear bigram model with Zipf(1) marginal and conditional laws, full-batch "
         "gradient descent from W = 0 needs a number of iterations to reach a small relative "
-        "error that scales almost linearly with the vocabulary size N."
+        "error that scales almost linearly with the vocabulary size N: as N^{1−ε} for relative "
+        "error ε (our reading of 'almost')."
     )
     statistic = (
         "slope of log(iterations to relative error ε, best constant step of the seed's grid) "
@@ -214,16 +215,17 @@ class GradientDescentIterations(_IterationScaling):
         "one, W₀ = 0; N from 2⁸ to 2¹²–2¹⁴ in octaves; ε in [0.05, 0.2]"
     )
     tolerance_reason = (
-        "'almost linear': at relative error ε the exponent is 1 − ε, not 1 (our derivation: "
-        "with η π(x) = c/(x+1), Σ_x π(x)(1 − ηπ(x))^{2t} ≈ ln(N/2ct)/ln N, so t ∝ N^{1−ε}), plus "
-        f"{FINITE_SIZE} for finite size, set from a measurement: over the domain's N ranges and "
-        "ε in [0.05, 0.2] (8 seeds each) the mean slope lies 0.045–0.07 below 1 − ε. Tolerance "
-        f"ε + {FINITE_SIZE}"
+        "finite size, set from a measurement: over the domain's N ranges and ε in [0.05, 0.2] "
+        "(8 seeds each) the mean slope lies 0.045–0.07 below 1 − ε, the exponent of our "
+        "continuum derivation. Tolerance 0.1. (The claim 1 − ε is our reading of the "
+        "abstract's 'almost linear': with η π(x) = c/(x+1), Σ_x π(x)(1 − ηπ(x))^{2t} ≈ "
+        "ln(N/2ct)/ln N, so t ∝ N^{1−ε}; claiming 1 with tolerance ε + 0.1 instead left the "
+        "near alternative, the claim moved by 0.25, never rejected in 100 calibration repeats)"
     )
     seconds_per_seed = 0.12
 
     def predicted(self, config: Config) -> Prediction:
-        return Prediction("point", 1.0, float(config["error"]) + FINITE_SIZE)
+        return Prediction("point", 1.0 - float(config["error"]), FINITE_SIZE)
 
 
 @registered
