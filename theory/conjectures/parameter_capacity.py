@@ -37,13 +37,10 @@ from memlaws.theory.statistics import log_factor_slope, loglog_slopes
 N_OUTPUTS = 32  # M, the output vocabulary: at least every d checked
 REFINEMENTS = 2  # halvings of the scan's bracket: N_max known to a factor 2^(1/8)
 RESOLUTION = 2 ** (1 / 2 ** (1 + REFINEMENTS))  # how far below the true capacity N_max may be
-BUDGET_ALLOWANCE = 0.05  # the slope's measured move when the step cap is doubled (see reason)
+BUDGET_ALLOWANCE = 0.05  # the slope's measured moves with the step cap and the 99 % rule
 SOURCE = (
-    "conjecture (theorem up to log factors): Nichani, Lee, Bietti, 'Understanding Factual Recall "
-    "in Transformers via Associative Memories', ICLR 2025 (arXiv 2412.06538); the abstract was "
-    "read ('the storage capacities of both linear and MLP associative memories scale linearly "
-    "with parameter count'), not the theorems: their exact assumptions (embedding law, output "
-    "count, activation, the log factors) were not verified"
+    "conjecture: Nichani, Lee, Bietti (ICLR 2025, arXiv 2412.06538), read in the abstract; its "
+    "theorems' assumptions (embedding law, outputs, activation, log factors) not verified"
 )
 
 
@@ -128,12 +125,14 @@ class LinearParameterCapacity(ParameterCapacity):
     }
     tolerance_reason = (
         "log factors: the statement holds up to them, so one log P factor over the checked range "
-        "(its slope L_P, 0.19 at the default) is allowed; plus finite size: N_max is known to a "
-        "factor 2^(1/8) at each end (its slope error) and the fixed step cap, whose doubling "
-        f"moved the mean slope by less than {BUDGET_ALLOWANCE} on exploration seeds 0–15"
+        "(its slope L_P: 0.19 at the default) is allowed. Finite size: N_max is known to a factor "
+        "2^(1/8) at each end (0.04 of slope at the default), plus an allowance of "
+        f"{BUDGET_ALLOWANCE} for training and the 99 % rule, from exploration seeds 0–15: doubling "
+        "the step cap (300 → 600) moved the mean slope by 0.004, requiring every fact instead of "
+        "99 % by 0.013"
     )
     beyond = ({"d_min": 4, "d_max": 8}, {"d_min": 16, "d_max": 64})
-    seconds_per_seed = 0.25
+    seconds_per_seed = 0.2
     steps, lr = 300, 0.2
 
 
@@ -149,22 +148,25 @@ class MLPParameterCapacity(ParameterCapacity):
     domain = (
         "inputs N(0, I/d), outputs uniform on the sphere, targets uniform on M = 32 ≥ d outputs; "
         "Adam, step 0.1, at most 300 full-batch steps from W ~ N(0, 1/d), V = 0; d from 8 to "
-        "20 over at least one octave, c = 2 or 3 (narrower layers lose facts whose hidden units "
-        "all die in training: at m = 16 about one seed in sixteen stops below 40 facts)"
+        "18 over at least one octave, c = 2 or 3. Narrow layers lose facts whose hidden units "
+        "all die in training: at m = 16 (d = 8, c = 2) one seed in sixteen stops near 40 facts "
+        "instead of 90, which widens the interval; c = 1 is left beyond the region"
     )
     parameters = {
-        "d_min": Parameter(8, 10, 8, "log_int", "smallest dimension"),
-        "d_max": Parameter(16, 20, 16, "log_int", "largest dimension"),
+        "d_min": Parameter(8, 9, 8, "log_int", "smallest dimension"),
+        "d_max": Parameter(16, 18, 16, "log_int", "largest dimension"),
         "c": Parameter(2, 3, 2, "int", "hidden width per dimension, m = c·d"),
     }
     tolerance_reason = (
         "log factors: the statement holds up to them, so one log P factor over the checked range "
-        "(its slope L_P, 0.16 at the default) is allowed; plus finite size: N_max is known to a "
-        "factor 2^(1/8) at each end (its slope error) and the fixed step cap, whose doubling "
-        f"moved the mean slope by less than {BUDGET_ALLOWANCE} on exploration seeds 0–15"
+        "(its slope L_P: 0.16 at the default) is allowed. Finite size: N_max is known to a factor "
+        "2^(1/8) at each end (0.06 of slope at the default), plus an allowance of "
+        f"{BUDGET_ALLOWANCE} for training and the 99 % rule, from exploration seeds 0–15: doubling "
+        "the step cap (300 → 600) moved the mean slope by 0.045 (the d = 8 layers gain most), "
+        "requiring every fact instead of 99 % by 0.03"
     )
-    beyond = ({"d_min": 4, "d_max": 8}, {"d_min": 16, "d_max": 32})
-    seconds_per_seed = 0.5
+    beyond = ({"d_min": 4, "d_max": 8}, {"c": 1})
+    seconds_per_seed = 1.0
     steps, lr = 300, 0.1
 
     def width_ratio(self, config: Config) -> int:
