@@ -195,31 +195,39 @@ def capacity(
     lr: float,
     refinements: int = 2,
     level: float = RETRIEVAL_LEVEL,
+    patience: int = 1,
 ) -> torch.Tensor:
     """Each seed's capacity, ``[R]`` float64: the largest load its memory stores (``stores`` at
-    ``level``),
-    found by a scan up the loads ``start · 2^(k/2)`` (rounded) to the first that fails, then
-    ``refinements`` halvings of that bracket in log scale (resolution ``2^(1/2^(1+r))``: 9 %
-    for ``r = 2``). A seed that fails ``start`` has NaN. The scan takes the *first* failure: a
-    load above it that would be stored again is never tried."""
+    ``level``), found by a scan up the loads ``start · 2^(k/2)`` (rounded, repeats skipped)
+    until ``patience`` loads in a row fail, then ``refinements`` halvings in log scale of the
+    bracket between the last load stored and the failure after it (resolution
+    ``2^(1/2^(1+r))``: 9 % for ``r = 2``). NaN for a seed that stores none of the loads
+    scanned. Loads beyond the stopping failures are never tried: with ``patience = 1`` the
+    capacity is the load before the *first* failure; a larger ``patience`` passes over
+    isolated failures of training."""
     seed_values = seed_list("seeds", seeds)
     positive_int("start", start)
     nonnegative_int("refinements", refinements)
+    positive_int("patience", patience)
     low = torch.full((len(seed_values),), math.nan, dtype=torch.float64)
     high = torch.full((len(seed_values),), math.nan, dtype=torch.float64)
+    misses = [0] * len(seed_values)  # failures in a row since the last load stored
     pending = list(range(len(seed_values)))
+    previous = 0
     for step in itertools.count():
         load = round(start * 2 ** (step / 2))
-        if step and load <= low[pending[0]]:
+        if load <= previous:
             continue  # rounding repeated a load
+        previous = load
         chosen = [seed_values[i] for i in pending]
         ok = stores(chosen, load, n_outputs, dim, width, steps, lr, level)
         for i, stored in zip(pending, ok.tolist(), strict=True):
             if stored:
-                low[i] = load
+                low[i], high[i], misses[i] = load, math.nan, 0
             else:
-                high[i] = load
-        pending = [i for i, stored in zip(pending, ok.tolist(), strict=True) if stored]
+                high[i] = load if misses[i] == 0 else high[i]
+                misses[i] += 1
+        pending = [i for i in pending if misses[i] < patience]
         if not pending:
             break
     for _ in range(refinements):

@@ -31,7 +31,7 @@ PENDING = {  # laws whose stored calibration is not yet fresh and sound: debt, n
     "R4b": "not yet recalibrated on the new verdict rule (about 30 CPU-minutes)",
     "C1": "not yet recalibrated on the new verdict rule (about 25 CPU-minutes)",
     "K4a": "calibration stored in /work/calib13, merged by the lead",
-    "K4b": "not calibrated: 100 standard repeats project to about 55 CPU-minutes (1 s a seed); "
+    "K4b": "not calibrated: 100 standard repeats project to 30–55 CPU-minutes (0.6–1 s a seed); "
     "to be run and merged by the lead",
 }
 

@@ -123,16 +123,23 @@ def test_independent_inputs_are_always_stored_by_the_linear_memory():
     assert (capacity(list(range(4)), dim, 32, dim, 0, 300, 0.2) >= dim).all()
 
 
-def test_capacity_without_refinement_is_the_load_before_the_first_failure():
+@pytest.mark.parametrize("patience", [1, 2])
+def test_capacity_without_refinement_matches_a_load_by_load_scan(patience):
+    """The coarse capacity: the last load stored before ``patience`` failures in a row."""
     seeds = [11, 12, 13]
-    found = capacity(seeds, 4, 16, 4, 0, 150, 0.2, refinements=0)
+    found = capacity(seeds, 4, 16, 4, 0, 150, 0.2, refinements=0, patience=patience)
     for i, seed in enumerate(seeds):
-        last, step = math.nan, 0
-        while True:  # a seed at a time, load by load
+        last, misses, previous, step = math.nan, 0, 0, 0
+        while misses < patience:  # a seed at a time, load by load
             load = round(4 * 2 ** (step / 2))
-            if not stores([seed], load, 16, 4, 0, 150, 0.2).item():
-                break
-            last, step = load, step + 1
+            step += 1
+            if load == previous:
+                continue
+            previous = load
+            if stores([seed], load, 16, 4, 0, 150, 0.2).item():
+                last, misses = load, 0
+            else:
+                misses += 1
         assert found[i].item() == last or (math.isnan(last) and math.isnan(found[i].item()))
 
 
@@ -189,6 +196,7 @@ def test_parameter_counts():
         ),
         (lambda: capacity([0], 0, 4, 2, 0, 5, 0.1), "start"),
         (lambda: capacity([0], 2, 4, 2, 0, 5, 0.1, refinements=-1), "refinements"),
+        (lambda: capacity([0], 2, 4, 2, 0, 5, 0.1, patience=0), "patience"),
     ],
 )
 def test_bad_arguments_are_named(call, name):
