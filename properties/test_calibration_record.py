@@ -31,8 +31,8 @@ PENDING = {  # laws whose stored calibration is not yet fresh and sound: debt, n
     "R4b": "not yet recalibrated on the new verdict rule (about 30 CPU-minutes)",
     "C1": "not yet recalibrated on the new verdict rule (about 25 CPU-minutes)",
     "K4a": "calibration stored in /work/calib13, merged by the lead",
-    "K4b": "not calibrated: 100 standard repeats project to 30–55 CPU-minutes (0.6–1 s a seed); "
-    "to be run and merged by the lead",
+    "K4b": "not calibrated: 100 standard repeats project to about 45 CPU-minutes; 12 repeats "
+    "(all held) are in /work/calib13/K4b_partial.jsonl, resumable, for the lead to finish",
 }
 
 

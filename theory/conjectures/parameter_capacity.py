@@ -165,8 +165,9 @@ class MLPParameterCapacity(ParameterCapacity):
         "inputs N(0, I/d), outputs uniform on the sphere, targets uniform on M = 32 ≥ d outputs; "
         "Adam, step 0.1, at most 300 full-batch steps from W ~ N(0, 1/d), V = 0; d from 8 to "
         "18 over at least one octave, c = 2 or 3. Narrow layers lose facts whose hidden units "
-        "all die in training: at m = 16 (d = 8, c = 2) one seed in sixteen stops near 40 facts "
-        "instead of 90, which widens the interval; c = 1 is left beyond the region"
+        "all die in training (at m = 16, a first-failure scan stopped one seed in sixteen near "
+        "40 facts instead of 90), hence the scan's patience of two failed loads; c = 1 is left "
+        "beyond the region"
     )
     parameters = {
         "d_min": Parameter(8, 9, 8, "log_int", "smallest dimension"),
