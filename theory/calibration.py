@@ -20,24 +20,27 @@ import numpy as np
 
 from memlaws.kernel.validation import positive_int
 from memlaws.theory.fingerprint import law_fingerprint
+from memlaws.theory.jsonlines import JsonLines, read_json_lines
 from memlaws.theory.law import Law
 from memlaws.theory.progress import Progress
 from memlaws.theory.registry import all_laws
 from memlaws.theory.verify import FAILS, HOLDS, INCONCLUSIVE, check_in_stages
 
 
-def _done(path: Path) -> dict[tuple[str, int], dict[str, Any]]:
-    if not path.exists():
-        return {}
-    rows = {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if line.strip():
-            try:
-                row = json.loads(line)
-                rows[(row["spec"], row["repeat"])] = row
-            except (json.JSONDecodeError, KeyError, TypeError) as error:
-                raise ValueError(f"{path} line {number} is not a calibration row") from error
-    return rows
+def row_key(row: dict[str, Any]) -> tuple[str, int]:
+    """A calibration row's key ``(spec, repeat)``, once it has the fields calibration reads."""
+    for name in ("spec", "repeat", "verdict", "rival_rejected"):
+        if name not in row:
+            raise ValueError(f"it has no field {name!r}")
+    if not isinstance(row["spec"], str) or not isinstance(row["repeat"], int):
+        raise ValueError("its spec must be a string and its repeat an integer")
+    return row["spec"], row["repeat"]
+
+
+def read_rows(path: Path) -> JsonLines:
+    """The calibration rows already in ``path`` (``memlaws.theory.jsonlines``: a cut-off last
+    line is kept apart, any other bad line named by its number)."""
+    return read_json_lines(path, row_key, "a calibration check")
 
 
 def near_alternative_rejected(law: Law, row: dict[str, Any]) -> bool:
@@ -92,7 +95,7 @@ def calibrate(
     prints = {law.spec: law_fingerprint(law) for law in laws}
     done = {  # rows of another fingerprint (law, verdict rule or kernel changed) are stale
         key: row
-        for key, row in _done(out).items()
+        for key, row in read_rows(out).records.items()
         if row.get("fingerprint") == prints.get(key[0]) and row.get("profile") == profile
     }
     todo = [(law, i) for law in laws for i in range(repeats) if (law.spec, i) not in done]

@@ -159,22 +159,6 @@ def _report(arguments: argparse.Namespace) -> int:
     return 0 if all(settled) else 1
 
 
-def _calibration_key(row: dict) -> tuple[str, int]:
-    """A calibration row's key, once it has the fields ``memlaws.theory.calibration`` reads."""
-    for name in ("spec", "repeat", "verdict", "rival_rejected"):
-        if name not in row:
-            raise ValueError(f"it has no field {name!r}")
-    if not isinstance(row["spec"], str) or not isinstance(row["repeat"], int):
-        raise ValueError("its spec must be a string and its repeat an integer")
-    return row["spec"], row["repeat"]
-
-
-def _calibration_rows(path: Path):  # -> memlaws.theory.jsonlines.JsonLines
-    from memlaws.theory.jsonlines import read_json_lines
-
-    return read_json_lines(path, _calibration_key, "a calibration check")
-
-
 def _calibrate(arguments: argparse.Namespace) -> int:
     from memlaws.kernel.validation import positive_int
     from memlaws.theory.cost import report_memory
@@ -199,14 +183,15 @@ def _calibrate(arguments: argparse.Namespace) -> int:
     if arguments.store is not None:
         store = check_calibration("--store", Path(arguments.store), must_exist=False)
     out = check_output_file("--out", Path(arguments.out))
-    rows = _calibration_rows(out)
+    from memlaws.theory.calibration import calibrate, read_rows
+
+    rows = read_rows(out)
     set_aside_partial(out, rows, sys.stderr)
-    from memlaws.theory.calibration import calibrate
 
     try:
         results = calibrate(arguments.repeats, arguments.profile, specs, out, device)
     except KeyboardInterrupt:
-        done = _calibration_rows(out).count - rows.count
+        done = read_rows(out).count - rows.count
         print(
             f"interrupted: {done} checks written to {out}; rerun the same command to continue",
             file=sys.stderr,

@@ -15,9 +15,11 @@ REPAIR = "repair or delete that line, or give another --out file"
 
 @dataclass
 class JsonLines:
-    """What a file holds: the keys of its records, how many, and a last line cut off by a kill
-    (``partial``, its bytes, from byte ``partial_at``)."""
+    """What a file holds: its records by key (the last one of each key), the keys, how many
+    records, and a last line cut off by a kill (``partial``, its bytes, from byte
+    ``partial_at``)."""
 
+    records: dict[Hashable, dict[str, Any]] = field(default_factory=dict)
     keys: set[Hashable] = field(default_factory=set)
     count: int = 0
     partial: bytes = b""
@@ -53,6 +55,7 @@ def read_json_lines(
                 message = f"{path} line {number} is not {what}: {error}; {REPAIR}"
                 raise ValueError(message) from None
             if value is not None:
+                found.records[value] = record
                 found.keys.add(value)
                 found.count += 1
     return found
