@@ -25,14 +25,24 @@ POLAR_METHODS = ("svd", "newton_schulz")
 GRID_OFFSETS = 13  # stream id (memlaws.kernel.streams) of seeded step-size grid offsets
 
 
-def checked_targets(targets: torch.Tensor, n_tokens: int, n_classes: int) -> torch.Tensor:
-    """``targets`` checked: integer labels ``[N]`` in ``[0, M)``, or a target law ``[N, M]``
-    with non-negative rows summing to 1 (returned as given)."""
+def labels_or_law(targets: torch.Tensor, n_tokens: int, n_classes: int) -> torch.Tensor:
+    """``targets`` checked: integer labels ``[N]`` in ``[0, M)``, or a target law ``[N, M]`` with
+    non-negative rows summing to 1 (returned as given). Unlike ``memlaws.kernel.data.
+    checked_targets`` it allows more classes than tokens (a gradient is defined for any M)."""
     positive_int("n_classes", n_classes)
     if targets.ndim == 1 and not targets.is_floating_point() and targets.shape[0] == n_tokens:
         if n_tokens and (int(targets.min()) < 0 or int(targets.max()) >= n_classes):
             raise ValueError(f"targets must lie in [0, M-1] = [0, {n_classes - 1}]")
         return targets
+    if targets.shape != (n_tokens, n_classes) or not targets.is_floating_point():
+        raise ValueError(
+            f"targets must be integer labels [N={n_tokens}] or a law [N, M]=[{n_tokens}, "
+            f"{n_classes}], got {targets.dtype} of shape {tuple(targets.shape)}"
+        )
+    sums = targets.sum(1, dtype=torch.float64)
+    if bool((targets < 0).any()) or not torch.allclose(sums, torch.ones_like(sums)):
+        raise ValueError("targets given as a law [N, M] must have non-negative rows summing to 1")
+    return targets
     if targets.shape != (n_tokens, n_classes) or not targets.is_floating_point():
         raise ValueError(
             f"targets must be integer labels [N={n_tokens}] or a law [N, M]=[{n_tokens}, "
@@ -76,7 +86,7 @@ def population_gradient(
             f"got {tuple(memory.shape)}, {tuple(inputs.shape)}, {tuple(outputs.shape)}, "
             f"{tuple(probabilities.shape)}"
         )
-    targets = checked_targets(targets, n_tokens, outputs.shape[0])
+    targets = labels_or_law(targets, n_tokens, outputs.shape[0])
     inputs, outputs = inputs.to(memory.dtype), outputs.to(memory.dtype)
     scores = (inputs @ memory.T) @ outputs.T  # s[x, y] = u_yᵀ W e_x
     grad = score_gradient(scores, targets, probabilities, loss)
@@ -93,7 +103,7 @@ def zero_memory_gradient(
     where every softmax is uniform: ``(1/M) (Σ_y u_y)(Σ_x p(x) e_x)ᵀ − Σ_x p(x) u_{f*(x)} e_xᵀ``,
     ``[d, d]`` in ``O(N·d²)`` (``population_gradient`` at ``W = 0`` costs ``O(N·M·d)``)."""
     n_tokens, dim = inputs.shape
-    labels = checked_targets(labels, n_tokens, outputs.shape[0])
+    labels = labels_or_law(labels, n_tokens, outputs.shape[0])
     if labels.ndim != 1 or outputs.shape[1] != dim or probabilities.shape != (n_tokens,):
         raise ValueError(
             "need inputs [N, d], outputs [M, d], probabilities [N] and integer labels [N]"
