@@ -32,12 +32,12 @@ from memlaws.kernel import (
     zipf_probabilities,
 )
 from memlaws.theory.law import Config, Law, Measurement, Parameter, Prediction
+from memlaws.theory.paper.finite_data import JENSEN_ALLOWANCE  # R1's: log-errors, not errors
 from memlaws.theory.profiles import draws
 from memlaws.theory.registry import registered
 from memlaws.theory.setting import ALPHA, as_array, grid, seed_means
 from memlaws.theory.statistics import geometric_grid, log_factor_slope, loglog_slopes
 
-JENSEN_ALLOWANCE = 0.02  # R1's allowance for averaging log-errors rather than errors
 CROSSING_REACH = 32  # each k's sample sizes span T*/32 … 32 T* of its exact crossover
 DRAWS_PER_SEED = 4  # a seed's statistic averages the slopes of 4 independent samples
 CROSSING_POINTS_PER_OCTAVE = 8  # sample sizes 9 % apart
