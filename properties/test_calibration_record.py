@@ -31,13 +31,10 @@ PENDING = {  # laws whose stored calibration is not yet fresh and sound: debt, n
     "R3c": "near power 0%: the boundary's log-factor tolerance 0.20 exceeds the goal 0.125",
     "R4b": "near power 0%: holds in 45 of 100 standard repeats, inconclusive in 55 (32 seeds of 4 "
     "trained memories give an interval about ±0.05 wide; allowance 0.08, goal 0.077)",
-    "K1": "not calibrated: a standard check costs about 20 s (linear programmes near capacity), "
-    "100 repeats about 35 CPU-minutes",
     "K3b": "near power 0%: the finite-N bias (+0.05 to +0.09) plus the tolerance 0.1 exceed the "
     "goal 0.125",
     "K4a": "near power 0%: the log-factor tolerance (about 0.28) exceeds the goal 0.25",
-    "K4b": "not calibrated: 100 standard repeats project to about 45 CPU-minutes (12 repeats "
-    "run, all held)",
+    "K4b": "near power 0%: the log-factor tolerance (about 0.27) exceeds the goal 0.25",
 }
 
 
