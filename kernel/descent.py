@@ -43,15 +43,6 @@ def labels_or_law(targets: torch.Tensor, n_tokens: int, n_classes: int) -> torch
     if bool((targets < 0).any()) or not torch.allclose(sums, torch.ones_like(sums)):
         raise ValueError("targets given as a law [N, M] must have non-negative rows summing to 1")
     return targets
-    if targets.shape != (n_tokens, n_classes) or not targets.is_floating_point():
-        raise ValueError(
-            f"targets must be integer labels [N={n_tokens}] or a law [N, M]=[{n_tokens}, "
-            f"{n_classes}], got {targets.dtype} of shape {tuple(targets.shape)}"
-        )
-    sums = targets.sum(1, dtype=torch.float64)
-    if bool((targets < 0).any()) or not torch.allclose(sums, torch.ones_like(sums)):
-        raise ValueError("targets given as a law [N, M] must have non-negative rows summing to 1")
-    return targets
 
 
 def score_gradient(
