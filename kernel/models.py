@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import torch
 
-from memlaws.kernel.optimizers import Optimizer
+from memlaws.kernel.optimizers import Optimizer, RowSet
 from memlaws.kernel.setup import LAYERNORM_EPS, TrainingSetup
 
 
@@ -34,11 +34,13 @@ class Batch(NamedTuple):
     """What one step trains on: flat indices ``rows`` ``[R, K]`` into the replicas' stacked
     token rows (replica ``r``'s token ``x`` is row ``r·N + x``), or ``None`` for every token in
     order (a folded batch); one-hot ``targets`` ``[R, K, M]``; loss ``weights``, ``1/B`` or the
-    folded batch's per-token counts ``/ B``, ``[R, N, 1]``."""
+    folded batch's per-token counts ``/ B``, ``[R, N, 1]``; optionally ``rows``' ``RowSet``
+    (``memlaws.kernel.optimizers``), found for many steps at once."""
 
     rows: torch.Tensor | None
     targets: torch.Tensor
     weights: torch.Tensor | float
+    distinct: RowSet | None = None  # ``rows``' distinct set, for the models learning ``E``
 
 
 class Model(ABC):
@@ -119,7 +121,7 @@ class LowRank(Model):
         return torch.baddbmm(self.initial_scores_t, self.gram, self.update_t, alpha=-1)
 
     def step(self, batch: Batch, factor: float) -> None:
-        rows, targets, weights = batch
+        rows, targets, weights = batch[:3]
         e = _gather(self.inputs, rows)  # [R, K, d]
         logits = torch.bmm(e, self._memory_scores_t().transpose(1, 2))
         if self.setup.layernorm:
@@ -172,7 +174,7 @@ class Hidden(Model):
         self.scale = torch.ones_like(self.hidden[:, :1, :1])  # c
 
     def step(self, batch: Batch, factor: float) -> None:
-        rows, targets, weights = batch
+        rows, targets, weights = batch[:3]
         z, scale = _normalise(_gather(self.hidden, rows))  # [R, K, d]
         logits = torch.bmm(z, self.outputs)
         grad = _logit_gradient(logits, targets, weights)
@@ -218,7 +220,7 @@ class Dense(Model):
         self.memory = params["W"]
 
     def step(self, batch: Batch, factor: float) -> None:
-        rows, targets, weights = batch
+        rows, targets, weights = batch[:3]
         inputs, memory, outputs = self.inputs, self.memory, self.outputs
         learns_embeddings = self.setup.model == "learnable"
         outputs_t = outputs.transpose(1, 2).contiguous()  # Uᵀ, [R, M, d]
@@ -244,7 +246,7 @@ class Dense(Model):
         self.optimizer.tick()
         self.optimizer.update("W", memory, grad_memory, factor)  # its factors may view E or U
         if learns_embeddings:
-            self.optimizer.update_rows("E", inputs, rows, grad_e, factor)
+            self.optimizer.update_rows("E", inputs, rows, grad_e, factor, batch.distinct)
             self.optimizer.update("U", outputs, grad_outputs, factor)
 
     def scores(self) -> torch.Tensor:
@@ -260,7 +262,7 @@ class Exponential(Model):
     ``Dense``."""
 
     def step(self, batch: Batch, factor: float) -> None:
-        rows, targets, weights = batch
+        rows, targets, weights = batch[:3]
         e = _gather(self.inputs, rows)  # [R, K, d], E itself when the batch is folded
         outputs_t = self.outputs.transpose(1, 2).contiguous()  # Uᵀ, [R, M, d]
         hidden = torch.relu(e)
@@ -272,7 +274,7 @@ class Exponential(Model):
         grad_e = grad_hidden.mul_(e > 0)
         grad_outputs = torch.bmm(grad.transpose(1, 2), z).transpose(1, 2)  # zᵀ G
         self.optimizer.tick()
-        self.optimizer.update_rows("E", self.inputs, rows, grad_e, factor)
+        self.optimizer.update_rows("E", self.inputs, rows, grad_e, factor, batch.distinct)
         self.optimizer.update("U", self.outputs, grad_outputs, factor)
 
     def scores(self) -> torch.Tensor:

@@ -10,6 +10,7 @@ moves only those rows, and so does Adam without moments or weight decay on the C
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 
@@ -25,6 +26,40 @@ def adam_block_rows(setup: TrainingSetup, n_replicas: int, device: str | torch.d
     if torch.device(device).type != "cpu":
         return setup.dim
     return max(1, CHUNK_ELEMENTS // (n_replicas * setup.dim))
+
+
+class RowSet(NamedTuple):
+    """The distinct flat rows ``[U]`` (sorted) of a batch's rows ``[R, K]`` into embeddings
+    ``[R, N, d]`` viewed as ``[R·N, d]``, each batch row's index among them (``inverse``,
+    ``[R·K]``) and each distinct row's replica ``[U]``."""
+
+    rows: torch.Tensor
+    inverse: torch.Tensor
+    replicas: torch.Tensor
+
+
+def row_set(rows: torch.Tensor, n_tokens: int) -> RowSet:
+    """The ``RowSet`` of flat rows ``rows`` ``[R, K]`` into ``R`` blocks of ``n_tokens``."""
+    distinct, inverse = torch.unique(rows.flatten(), return_inverse=True)
+    return RowSet(distinct, inverse, distinct // n_tokens)
+
+
+def row_sets(rows: torch.Tensor, n_tokens: int) -> list[RowSet]:
+    """``row_set`` of every step's rows ``rows`` ``[C, R, K]`` at once (the same tensors)."""
+    n_steps, n_replicas = rows.shape[:2]
+    present = torch.zeros(n_steps, n_replicas * n_tokens, dtype=torch.bool, device=rows.device)
+    present.scatter_(1, rows.flatten(1), True)
+    rank = present.cumsum(1).sub_(1)  # a present row's index among its step's distinct rows
+    inverse = rank.gather(1, rows.flatten(1))  # [C, R·K]
+    distinct = present.nonzero()[:, 1]  # grouped by step, each sorted
+    counts = present.sum(1).tolist()
+    replicas = distinct // n_tokens
+    return [
+        RowSet(*parts)
+        for parts in zip(
+            distinct.split(counts), inverse.unbind(0), replicas.split(counts), strict=True
+        )
+    ]
 
 
 class Optimizer:
@@ -95,12 +130,14 @@ class Optimizer:
         rows: torch.Tensor | None,
         grad_rows: torch.Tensor,
         factor: float,
+        distinct: RowSet | None = None,
     ) -> None:
         """One step on embeddings ``param`` ``[R, N, d]`` whose gradient is ``grad_rows``
         ``[R, K, d]`` at flat rows ``rows`` ``[R, K]`` (repeats add up), or at every row in
         order if ``rows`` is ``None``. SGD moves only the rows given, and so does Adam on the
-        CPU without moments or weight decay (elsewhere ``0 / (0 + eps) = 0`` moves nothing); Adam
-        otherwise forms the dense gradient (its moments move every row)."""
+        CPU without moments or weight decay (elsewhere ``0 / (0 + eps) = 0`` moves nothing), on
+        ``rows``' ``distinct`` set if given (else found here); Adam otherwise forms the dense
+        gradient (its moments move every row)."""
         if rows is None:
             self.update(name, param, grad_rows, factor)
             return
@@ -113,7 +150,9 @@ class Optimizer:
             return
         stateless = self.setup.betas == (0.0, 0.0) and not self.setup.weight_decay
         if stateless and param.device.type == "cpu":
-            self._adam_rows(name, param, rows, grad_rows, factor)
+            self._adam_rows(
+                name, param, distinct or row_set(rows, param.shape[1]), grad_rows, factor
+            )
             return
         grad = self.buffer(name, "rows", param, zero=True)
         grad.view_as(flat).index_add_(0, rows.flatten(), grad_rows.flatten(0, 1))
@@ -123,19 +162,19 @@ class Optimizer:
         self,
         name: str,
         param: torch.Tensor,
-        rows: torch.Tensor,
+        distinct: RowSet,
         grad_rows: torch.Tensor,
         factor: float,
     ) -> None:
-        """Adam without moments on the distinct rows of ``rows`` only: their gradients summed in
+        """Adam without moments on a batch's ``distinct`` rows only: their gradients summed in
         the batch's order, as in the dense gradient, then ``p − η g / (|g| + eps)``."""
         flat = param.view(-1, param.shape[-1])
-        distinct, inverse = torch.unique(rows.flatten(), return_inverse=True)
-        grad = torch.zeros(len(distinct), flat.shape[1], dtype=flat.dtype, device=flat.device)
+        rows, inverse, replicas = distinct
+        grad = torch.zeros(len(rows), flat.shape[1], dtype=flat.dtype, device=flat.device)
         grad.index_add_(0, inverse, grad_rows.flatten(0, 1))
         direction = grad.div_(torch.abs(grad).add_(ADAM_EPS))
-        step = self.step_size(name, factor).flatten()[distinct // param.shape[1], None]
-        flat.index_copy_(0, distinct, flat[distinct].addcmul_(direction, step, value=-1))
+        step = self.step_size(name, factor).flatten()[replicas, None]
+        flat.index_copy_(0, rows, flat[rows].addcmul_(direction, step, value=-1))
 
     def _adam_direction(
         self, name: str, param: torch.Tensor, grad: torch.Tensor, block: slice

@@ -26,7 +26,7 @@ import torch
 from memlaws.kernel.data import sample_tokens, zipf_probabilities
 from memlaws.kernel.memory import population_error, readout
 from memlaws.kernel.models import Batch, build_model
-from memlaws.kernel.optimizers import Optimizer, adam_block_rows
+from memlaws.kernel.optimizers import Optimizer, RowSet, adam_block_rows, row_sets
 from memlaws.kernel.setup import (
     TrainingResult,
     TrainingSetup,
@@ -205,6 +205,10 @@ class _Batches:
             self.weight = 1 / b
             self.chunk = max(1, ONEHOT_CHUNK // (n_replicas * b * setup.n_classes))
             self.targets = self.onehot[:0]
+            # models learning E move only a batch's distinct rows of it
+            self.n_tokens = n if setup.model != "matrix" else 0
+            self.set_chunk = max(1, ONEHOT_CHUNK // (n_replicas * n))
+            self.sets: list[RowSet] = []
 
     def at(self, t: int) -> Batch:
         """The batch of step ``t`` (steps are asked for in order)."""
@@ -212,4 +216,9 @@ class _Batches:
             return Batch(None, self.all_targets, self.weights[t])
         if t % self.chunk == 0:
             self.targets = self.onehot[self.batch_targets[t : t + self.chunk]]
-        return Batch(self.batch_rows[t], self.targets[t % self.chunk], self.weight)
+        rows = self.batch_rows[t]
+        if not self.n_tokens:
+            return Batch(rows, self.targets[t % self.chunk], self.weight)
+        if t % self.set_chunk == 0:
+            self.sets = row_sets(self.batch_rows[t : t + self.set_chunk], self.n_tokens)
+        return Batch(rows, self.targets[t % self.chunk], self.weight, self.sets[t % self.set_chunk])
