@@ -218,12 +218,17 @@ class Dense(Model):
     ) -> None:
         super().__init__(setup, params, optimizer)
         self.memory = params["W"]
+        # Uᵀ, [R, M, d]: once for the matrix model, whose U is fixed
+        self.outputs_t = None if setup.model == "learnable" else self._outputs_t()
+
+    def _outputs_t(self) -> torch.Tensor:
+        return self.outputs.transpose(1, 2).contiguous()
 
     def step(self, batch: Batch, factor: float) -> None:
         rows, targets, weights = batch[:3]
         inputs, memory, outputs = self.inputs, self.memory, self.outputs
         learns_embeddings = self.setup.model == "learnable"
-        outputs_t = outputs.transpose(1, 2).contiguous()  # Uᵀ, [R, M, d]
+        outputs_t = self._outputs_t() if self.outputs_t is None else self.outputs_t
         e = _gather(inputs, rows)  # [R, K, d], E itself when the batch is folded
         if self.setup.layernorm:
             z, scale = _normalise(torch.bmm(e, memory))

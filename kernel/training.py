@@ -17,6 +17,7 @@ never changes it) against ``f*``, weighted by ``p``, ``O(N·d·M)`` once ``W U``
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -102,7 +103,7 @@ def _train_shards(
     probabilities = zipf_probabilities(setup.n_tokens, setup.alpha)
     initial = initial_parameters(setup, seeds, dtype=dtype, device=device)
     params = {name: value.repeat_interleave(n_lrs, dim=0) for name, value in initial.items()}
-    tokens = torch.stack([sample_tokens(probabilities, setup.n_samples, s) for s in seeds])
+    tokens = _tokens(tuple(seeds), setup.n_tokens, setup.alpha, setup.n_samples)
     tokens = tokens.to(device).repeat_interleave(n_lrs, dim=0)
     lr = torch.tensor(lrs, dtype=dtype, device=device).repeat(len(seeds))
     steps = recorded_steps(setup.niter, record_every)
@@ -118,6 +119,13 @@ def _train_shards(
         return [run(shards[0])]
     with ThreadPoolExecutor(len(shards)) as pool:
         return list(pool.map(run, shards))
+
+
+@functools.lru_cache(maxsize=2)  # at T = 102400, 10 seeds: 8 MB each
+def _tokens(seeds: tuple[int, ...], n_tokens: int, alpha: float, n_samples: int) -> torch.Tensor:
+    """The seeds' samples ``[S, T]`` (read only): a sweep trains group after group on them."""
+    probabilities = zipf_probabilities(n_tokens, alpha)
+    return torch.stack([sample_tokens(probabilities, n_samples, s) for s in seeds])
 
 
 def _shards(setup: TrainingSetup, n_replicas: int, device: str | torch.device) -> list[slice]:
@@ -201,7 +209,8 @@ class _Batches:
             self.all_targets = self.onehot[labels].expand(n_replicas, n, setup.n_classes)
         else:
             self.batch_rows = (batched + offsets).contiguous()
-            self.batch_targets = labels[batched]
+            self.batch_tokens = batched.contiguous()
+            self.token_targets = self.onehot[labels]  # [N, M]
             self.weight = 1 / b
             self.chunk = max(1, ONEHOT_CHUNK // (n_replicas * b * setup.n_classes))
             self.targets = self.onehot[:0]
@@ -214,8 +223,10 @@ class _Batches:
         """The batch of step ``t`` (steps are asked for in order)."""
         if self.folded:
             return Batch(None, self.all_targets, self.weights[t])
-        if t % self.chunk == 0:
-            self.targets = self.onehot[self.batch_targets[t : t + self.chunk]]
+        if t % self.chunk == 0:  # index_select: 4 times faster than indexing
+            tokens = self.batch_tokens[t : t + self.chunk]
+            targets = self.token_targets.index_select(0, tokens.flatten())
+            self.targets = targets.view(*tokens.shape, -1)
         rows = self.batch_rows[t]
         if not self.n_tokens:
             return Batch(rows, self.targets[t % self.chunk], self.weight)
