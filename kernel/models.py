@@ -289,14 +289,17 @@ class Exponential(Model):
         return {"E": self.inputs, "U": self.outputs}
 
 
+def model_class(setup: TrainingSetup) -> type[Model]:
+    """The model class that trains ``setup`` fastest (see the module docstring)."""
+    if setup.model == "exponential":
+        return Exponential
+    if setup.model == "matrix" and setup.optimizer == "sgd":
+        return LowRank if not setup.layernorm or setup.init == "zero" else Hidden
+    return Dense
+
+
 def build_model(
     setup: TrainingSetup, params: dict[str, torch.Tensor], optimizer: Optimizer
 ) -> Model:
-    """The model class that trains ``setup`` fastest (see the module docstring)."""
-    if setup.model == "exponential":
-        return Exponential(setup, params, optimizer)
-    if setup.model == "matrix" and setup.optimizer == "sgd":
-        if not setup.layernorm or setup.init == "zero":
-            return LowRank(setup, params, optimizer)
-        return Hidden(setup, params, optimizer)
-    return Dense(setup, params, optimizer)
+    """``setup``'s ``model_class`` on ``params``, moved by ``optimizer``."""
+    return model_class(setup)(setup, params, optimizer)
