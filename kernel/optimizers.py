@@ -173,8 +173,8 @@ class Optimizer:
         grad = torch.zeros(len(rows), flat.shape[1], dtype=flat.dtype, device=flat.device)
         grad.index_add_(0, inverse, grad_rows.flatten(0, 1))
         direction = grad.div_(torch.abs(grad).add_(ADAM_EPS))
-        step = self.step_size(name, factor).flatten()[replicas, None]
-        flat.index_copy_(0, rows, flat[rows].addcmul_(direction, step, value=-1))
+        step = self.step_size(name, factor).flatten().index_select(0, replicas)[:, None]
+        flat.index_copy_(0, rows, flat.index_select(0, rows).addcmul_(direction, step, value=-1))
 
     def _adam_direction(
         self, name: str, param: torch.Tensor, grad: torch.Tensor, block: slice
