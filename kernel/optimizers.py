@@ -76,6 +76,12 @@ class Optimizer:
         """Start a step (Adam's bias corrections count steps)."""
         self.count += 1
 
+    def moves_distinct_rows(self, device: torch.device) -> bool:
+        """Whether ``update_rows`` moves a batch's distinct rows only under Adam: without
+        moments or weight decay, on the CPU."""
+        stateless = self.setup.betas == (0.0, 0.0) and not self.setup.weight_decay
+        return self.setup.optimizer == "adam" and stateless and device.type == "cpu"
+
     def step_size(self, name: str, factor: float) -> torch.Tensor:
         """Per-replica step of parameter ``name`` at schedule factor ``factor``, ``[R, 1, 1]``."""
         key = (name, factor)
@@ -148,8 +154,7 @@ class Optimizer:
                 param.mul_(1 - step * self.setup.weight_decay)
             flat.index_add_(0, rows.flatten(), (grad_rows * step).flatten(0, 1), alpha=-1)
             return
-        stateless = self.setup.betas == (0.0, 0.0) and not self.setup.weight_decay
-        if stateless and param.device.type == "cpu":
+        if self.moves_distinct_rows(param.device):
             self._adam_rows(
                 name, param, distinct or row_set(rows, param.shape[1]), grad_rows, factor
             )

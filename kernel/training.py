@@ -177,8 +177,10 @@ class _Replicas:
         block_rows: int,
     ) -> None:
         params = {name: value.contiguous() for name, value in params.items()}
-        model = build_model(setup, params, Optimizer(setup, lr, block_rows))
-        batches = _Batches(setup, tokens, labels, params["E"].dtype)
+        optimizer = Optimizer(setup, lr, block_rows)
+        model = build_model(setup, params, optimizer)
+        distinct = "E" in setup.learned and optimizer.moves_distinct_rows(tokens.device)
+        batches = _Batches(setup, tokens, labels, params["E"].dtype, distinct)
 
         def error() -> torch.Tensor:
             return population_error(readout(model.scores()), labels, probabilities)
@@ -197,12 +199,18 @@ class _Replicas:
 
 class _Batches:
     """Every step's ``Batch`` from the replicas' tokens ``[R, T]``: the ``B`` tokens' rows, their
-    one-hot targets and weight ``1/B``; or, when ``B > N``, every token (rows ``None``) weighted
-    by the batch's per-token counts ``/ B``. One-hot targets are formed ``ONEHOT_CHUNK`` entries
-    at a time, for many steps at once."""
+    one-hot targets and weight ``1/B`` (and, if ``distinct``, the rows' ``RowSet``, for an
+    optimizer that moves distinct rows only); or, when ``B > N``, every token (rows ``None``)
+    weighted by the batch's per-token counts ``/ B``. One-hot targets and row sets are formed
+    ``ONEHOT_CHUNK`` entries at a time, for many steps at once."""
 
     def __init__(
-        self, setup: TrainingSetup, tokens: torch.Tensor, labels: torch.Tensor, dtype: torch.dtype
+        self,
+        setup: TrainingSetup,
+        tokens: torch.Tensor,
+        labels: torch.Tensor,
+        dtype: torch.dtype,
+        distinct: bool = False,
     ) -> None:
         n_replicas, n, b = tokens.shape[0], setup.n_tokens, setup.batch_size
         offsets = torch.arange(n_replicas, device=tokens.device)[:, None] * n
@@ -221,8 +229,7 @@ class _Batches:
             self.weight = 1 / b
             self.chunk = max(1, ONEHOT_CHUNK // (n_replicas * b * setup.n_classes))
             self.targets = self.onehot[:0]
-            # models learning E move only a batch's distinct rows of it
-            self.n_tokens = n if setup.model != "matrix" else 0
+            self.n_tokens = n if distinct else 0
             self.set_chunk = max(1, ONEHOT_CHUNK // (n_replicas * n))
             self.sets: list[RowSet] = []
 
