@@ -44,6 +44,7 @@ SHARD_MIN_DIM = 200  # below, a step is small ops whose Python work one thread m
 # 1.2 to 1.5 times faster there (at d = 50, 0.9 to 1.2 times). Not Hidden: its final W = c·W₀ − Eᵀ A
 # at d = N = 100 rounds otherwise in a product over fewer replicas
 DENSE_SHARD_MIN_DIM = 100
+ROW_SET_MAX_TOKENS_PER_ROW = 64  # row sets are formed in bulk when N ≤ this × B
 ONEHOT_CHUNK = 2**18  # one-hot targets are formed for this many entries' worth of steps at once
 
 
@@ -179,7 +180,9 @@ class _Replicas:
         params = {name: value.contiguous() for name, value in params.items()}
         optimizer = Optimizer(setup, lr, block_rows)
         model = build_model(setup, params, optimizer)
-        distinct = "E" in setup.learned and optimizer.moves_distinct_rows(tokens.device)
+        # a step's row set costs O(R·N) formed in bulk, against torch.unique's O(R·B) per step
+        small = setup.n_tokens <= ROW_SET_MAX_TOKENS_PER_ROW * setup.batch_size
+        distinct = small and "E" in setup.learned and optimizer.moves_distinct_rows(tokens.device)
         batches = _Batches(setup, tokens, labels, params["E"].dtype, distinct)
 
         def error() -> torch.Tensor:
