@@ -40,7 +40,7 @@ class Batch(NamedTuple):
     rows: torch.Tensor | None
     targets: torch.Tensor
     weights: torch.Tensor | float
-    distinct: RowSet | None = None  # ``rows``' distinct set, for the models learning ``E``
+    distinct: RowSet | None = None  # for an optimizer that moves distinct rows of ``E`` only
 
 
 class Model(ABC):

@@ -155,9 +155,8 @@ class Optimizer:
             flat.index_add_(0, rows.flatten(), (grad_rows * step).flatten(0, 1), alpha=-1)
             return
         if self.moves_distinct_rows(param.device):
-            self._adam_rows(
-                name, param, distinct or row_set(rows, param.shape[1]), grad_rows, factor
-            )
+            found = row_set(rows, param.shape[1]) if distinct is None else distinct
+            self._adam_rows(name, param, found, grad_rows, factor)
             return
         grad = self.buffer(name, "rows", param, zero=True)
         grad.view_as(flat).index_add_(0, rows.flatten(), grad_rows.flatten(0, 1))

@@ -40,9 +40,9 @@ from memlaws.kernel.validation import flag, nonnegative_int, seed_list, step_siz
 
 SHARD_THREADS = 2  # CPU threads that train disjoint sets of replicas at once
 SHARD_MIN_DIM = 200  # below, a step is small ops whose Python work one thread must do (the GIL)
-# Dense steps at d = 100 are mostly products, run without the GIL: two shards train whole groups
-# 1.2 to 1.5 times faster there (at d = 50, 0.9 to 1.2 times). Not Hidden: its final W = c·W₀ − Eᵀ A
-# at d = N = 100 rounds otherwise in a product over fewer replicas
+# Dense steps at d = 100 are mostly products, run without the GIL: two shards train whole
+# groups 1.2 to 1.6 times faster there (at d = 50, 0.9 to 1.2 times). Not Hidden: its final
+# W = c·W₀ − Eᵀ A at d = N = 100 rounds otherwise in a product over fewer replicas
 DENSE_SHARD_MIN_DIM = 100
 ROW_SET_MAX_TOKENS_PER_ROW = 64  # row sets are formed in bulk when N ≤ this × B
 ONEHOT_CHUNK = 2**18  # one-hot targets are formed for this many entries' worth of steps at once
