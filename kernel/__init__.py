@@ -8,6 +8,7 @@ from memlaws.kernel.data import (
     modular_targets,
     sample_counts,
     sample_tokens,
+    seen_probabilities,
     truncated_zipf_probabilities,
     zipf_probabilities,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "sample_tokens",
     "scheme_errors",
     "scheme_weights",
+    "seen_probabilities",
     "threshold_counts_weights",
     "threshold_weights",
     "train",

@@ -119,6 +119,17 @@ def expected_memoriser_error(
     return (p * survival).sum(-1)
 
 
+def seen_probabilities(probabilities: torch.Tensor, n_samples: int | Sequence[int]) -> torch.Tensor:
+    """``P(n_x > 0) = 1 − (1 − p(x))^T`` of every token for each ``T``; float64 ``[K, N]``.
+    Summed over tokens it is the expected number of seen tokens."""
+    size_list = [n_samples] if isinstance(n_samples, int) else list(n_samples)
+    for i, size in enumerate(size_list):
+        nonnegative_int(f"n_samples[{i}]", size)
+    p = probabilities.to(torch.float64).cpu()
+    sizes = torch.tensor(size_list, dtype=torch.float64)[:, None]
+    return -torch.expm1(sizes * torch.log1p(-p))
+
+
 def expected_mismatched_memoriser_error(
     probabilities: torch.Tensor, training: torch.Tensor, n_samples: int | Sequence[int]
 ) -> torch.Tensor:

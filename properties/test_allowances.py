@@ -18,6 +18,27 @@ CORNERS = {  # law: (configurations where its bias was measured, seeds, allowanc
     "R1": ([{"alpha": 2.0}, {"alpha": 2.5}], 256),
     "R2a": ([{"alpha": 2.5, "rho": 1.0}, {"alpha": 2.0, "rho": 1.0}, {"rho": 0.5}], 128),
     "R2b": ([{"alpha": 1.5}, {"alpha": 2.0}, {"alpha": 2.5}], 64),
+    "R2c": ([{}, {"N": 40_960}, {"M": 2}, {"M": 10, "N": 40_960}, {"d_min": 4, "d_max": 64}], 64),
+    "R3b": (
+        [
+            {},
+            {"M": 3},
+            {"alpha": 2.5},
+            {"alpha": 1.75, "N": 10_000, "M": 3},
+        ],
+        128,
+    ),
+    "R3c": (
+        [
+            {},
+            {"M": 3},
+            {"M": 10},
+            {"alpha": 2.5, "M": 3},
+            {"alpha": 2.5, "M": 10},
+            {"alpha": 1.75, "d_max": 2048},
+        ],
+        128,
+    ),
     "R4b": ([{}], 48),
 }
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 Config = dict[str, Any]
+RESOLUTION_FLOOR = 0.05  # the smallest resolution goal of a point claim, in the statistic's units
 
 
 @dataclass(frozen=True)
@@ -202,9 +203,9 @@ class Law(ABC):
     def resolution_goal(self, config: Config) -> float:
         """The shift of the claim the law promises to reject at the ``standard`` profile: the
         calibration measures its power against the claim moved by this much. Point claims:
-        ``max(0.25·|value|, 0.05)``; orderings: their minimum effect (the near alternative is
-        "no effect beyond it")."""
+        ``max(0.25·|value|, RESOLUTION_FLOOR)``; orderings: their minimum effect (the near
+        alternative is "no effect beyond it")."""
         claim = self.predicted(config)
         if claim.kind == "point":
-            return max(0.25 * abs(claim.value), 0.05)
+            return max(0.25 * abs(claim.value), RESOLUTION_FLOOR)
         return abs(claim.value)
