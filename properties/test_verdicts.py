@@ -143,6 +143,29 @@ def test_the_exact_memoriser_slope_tends_to_its_asymptote():
     assert gaps[0] > gaps[-1] and gaps[-1] < 0.002
 
 
+@pytest.mark.parametrize("spec", ["R3b", "R3c"])
+def test_the_modelled_boundary_slope_tends_to_one_over_alpha(spec):
+    """R3b and R3c predict the finite-range slope of their modelled boundary; over ranges of T
+    further from both ends (N ≫ T^(1/α), T ≫ 1) it tends to 1/α."""
+    law = get_law(spec)
+    config = {"alpha": 2.0, "N": 10**6}
+    gaps = []
+    for t_min in (100, 10_000, 1_000_000):
+        sizes = [int(t) for t in np.geomspace(t_min, 100 * t_min, 5).round()]
+        boundary = law.modelled_boundary(config, sizes)
+        slope = loglog_slopes(np.array(sizes, float), boundary[None])[0]
+        gaps.append(abs(slope - 0.5))
+    assert gaps[0] > gaps[-1] and gaps[-1] < 0.005, gaps
+
+
+def test_the_overflow_model_slope_tends_to_zero():
+    """R2c predicts the overflow model's finite-range slope; deeper in overflow (N/d growing) it
+    tends to 0, the theorem's 'order one'."""
+    law = get_law("R2c")
+    slopes = [abs(law.exponent(law.config(N=n_tokens))) for n_tokens in (20_480, 40_960, 80_000)]
+    assert slopes[0] > slopes[1] > slopes[2] and slopes[2] < 0.01, slopes
+
+
 RATE_LAWS = [law for law in all_laws() if law.predicted(law.config()).kind == "point"]
 NOT_YET_SHARP = {  # 40% off the exponent not yet rejected at the quick profile (see the README)
     "R4b": "16–64 seeds of trained memories leave an interval ±0.05 wide",
