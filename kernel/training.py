@@ -8,8 +8,12 @@ parameters in place.
 
 On the CPU every op runs on one thread; at ``d ≥ SHARD_MIN_DIM`` (``DENSE_SHARD_MIN_DIM`` for
 models that keep a dense ``d × d`` memory) the replicas are split into shards trained side by
-side, one thread each. Neither changes a number: every op gives each
-replica the same result whatever the number of replicas or threads.
+side, one thread each. Neither changes a number of the paths that are sharded: their ops give
+each replica the same result whatever the number of replicas or threads (checked bit for bit at
+d = 200–500). Not universal: the hidden-vector path (matrix SGD with layer norm from a random
+``W₀``, never sharded) has products that round by batch shape, so at d = N = 100, B = 1 a run's
+final ``W`` differs between groups of 6 and of 3 replicas; a run's numbers are fixed by its
+group (``memlaws simulate`` always forms the same groups).
 
 Errors are exact: the argmax of all ``N`` tokens' logits (layer norm, a positive rescaling,
 never changes it) against ``f*``, weighted by ``p``, ``O(N·d·M)`` once ``W U`` is known.
