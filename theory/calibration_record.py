@@ -13,10 +13,11 @@ only) and, last, a file given with ``memlaws report --calibration``.
 
 A law is flagged when, at the ``standard`` profile, its false-alarm rate exceeds 1%, its power
 against the rival or against the near alternative (``memlaws.theory.calibration``) is below 90%, it
-has fewer than 100 repeats, its fingerprint (``memlaws.theory.fingerprint``: claim, probe
-measurement and the verdict rule's behaviour) differs from the law's now, or it has no calibration
-at all. Open claims (laws that take no side) have no true reading to raise false alarms on and
-are not flagged.
+holds in fewer than 90% of the repeats (mostly inconclusive: no false alarm, but little positive
+evidence either), it has fewer than 100 repeats, its fingerprint (``memlaws.theory.fingerprint``:
+claim, probe measurement and the verdict rule's behaviour) differs from the law's now, or it has no
+calibration at all. Open claims (laws that take no side) have no true reading to raise false alarms
+on and are not flagged.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ CALIBRATION_PROFILE = "standard"
 STORED_CALIBRATION = Path(__file__).parent / "calibrated" / f"{CALIBRATION_PROFILE}.json"
 MAX_FALSE_ALARM_RATE = 0.01
 MIN_POWER = 0.90
+MIN_HOLD_RATE = 0.90  # a true law must also hold (not only escape failing) this often
 MIN_REPEATS = 100
 RATE_LEVEL = 0.95  # Clopper–Pearson intervals on the two rates
 
@@ -203,4 +205,10 @@ def _flag(law: Law, summary: Mapping[str, Any] | None) -> str:
         return f"power {summary['power']:.0%} below {MIN_POWER:.0%}"
     if summary.get("near_power", 0.0) < MIN_POWER:
         return f"near-alternative power {summary.get('near_power', 0.0):.0%} below {MIN_POWER:.0%}"
+    holds = summary.get("holds")
+    if holds is not None and holds < MIN_HOLD_RATE * summary["repeats"]:
+        return (
+            f"holds in {holds / summary['repeats']:.0%} of repeats, below {MIN_HOLD_RATE:.0%} "
+            f"({summary.get('inconclusive', 0)} inconclusive): the data rarely decide it"
+        )
     return ""
