@@ -106,28 +106,33 @@ def memoriser_error(probabilities: torch.Tensor, counts: torch.Tensor) -> torch.
     return ((counts.cpu() == 0).to(torch.float64) * p).sum(-1)
 
 
+def _sample_sizes(n_samples: int | Sequence[int]) -> torch.Tensor:
+    """``n_samples`` (one ``T`` or several), checked, as a float64 column ``[K, 1]``."""
+    size_list = [n_samples] if isinstance(n_samples, int) else list(n_samples)
+    for i, size in enumerate(size_list):
+        nonnegative_int(f"n_samples[{i}]", size)
+    return torch.tensor(size_list, dtype=torch.float64)[:, None]
+
+
+def _unseen_probabilities(q: torch.Tensor, sizes: torch.Tensor) -> torch.Tensor:
+    """``(1 − q(x))^T`` ``[K, N]`` for the float64 law ``q`` ``[N]`` and sizes ``[K, 1]``
+    (exactly 1 at ``T = 0``)."""
+    return torch.where(sizes == 0, 1.0, torch.exp(sizes * torch.log1p(-q)))
+
+
 def expected_memoriser_error(
     probabilities: torch.Tensor, n_samples: int | Sequence[int]
 ) -> torch.Tensor:
     """Exact ``E[𝓔(f̂_T)] = Σ_x p(x)(1 − p(x))^T`` for each ``T``; float64 ``[K]``."""
-    size_list = [n_samples] if isinstance(n_samples, int) else list(n_samples)
-    for i, size in enumerate(size_list):
-        nonnegative_int(f"n_samples[{i}]", size)
     p = probabilities.to(torch.float64).cpu()
-    sizes = torch.tensor(size_list, dtype=torch.float64)[:, None]
-    survival = torch.where(sizes == 0, 1.0, torch.exp(sizes * torch.log1p(-p)))
-    return (p * survival).sum(-1)
+    return (p * _unseen_probabilities(p, _sample_sizes(n_samples))).sum(-1)
 
 
 def seen_probabilities(probabilities: torch.Tensor, n_samples: int | Sequence[int]) -> torch.Tensor:
     """``P(n_x > 0) = 1 − (1 − p(x))^T`` of every token for each ``T``; float64 ``[K, N]``.
     Summed over tokens it is the expected number of seen tokens."""
-    size_list = [n_samples] if isinstance(n_samples, int) else list(n_samples)
-    for i, size in enumerate(size_list):
-        nonnegative_int(f"n_samples[{i}]", size)
     p = probabilities.to(torch.float64).cpu()
-    sizes = torch.tensor(size_list, dtype=torch.float64)[:, None]
-    return -torch.expm1(sizes * torch.log1p(-p))
+    return -torch.expm1(_sample_sizes(n_samples) * torch.log1p(-p))
 
 
 def expected_mismatched_memoriser_error(
@@ -145,9 +150,4 @@ def expected_mismatched_memoriser_error(
         )
     if bool((q < 0).any()) or bool((q > 1).any()):
         raise ValueError("training must hold probabilities in [0, 1]")
-    size_list = [n_samples] if isinstance(n_samples, int) else list(n_samples)
-    for i, size in enumerate(size_list):
-        nonnegative_int(f"n_samples[{i}]", size)
-    sizes = torch.tensor(size_list, dtype=torch.float64)[:, None]
-    survival = torch.where(sizes == 0, 1.0, torch.exp(sizes * torch.log1p(-q)))
-    return (p * survival).sum(-1)
+    return (p * _unseen_probabilities(q, _sample_sizes(n_samples))).sum(-1)

@@ -15,6 +15,7 @@ from memlaws.kernel import expected_memoriser_error, zipf_probabilities
 from memlaws.theory.law import RESOLUTION_FLOOR, Law, Measurement, Parameter, Prediction
 from memlaws.theory.profiles import SEED_SPACES, draws, seed_block, stage_sizes, tuning_seeds
 from memlaws.theory.registry import all_laws, get_law
+from memlaws.theory.shapes import allocation_exponent
 from memlaws.theory.statistics import loglog_slopes
 from memlaws.theory.verify import FAILS, HOLDS, INCONCLUSIVE, check_in_stages, judge, look_levels
 from properties.reference_checks import reference_check
@@ -154,7 +155,7 @@ def test_the_modelled_boundary_slope_tends_to_one_over_alpha(spec):
         sizes = [int(t) for t in np.geomspace(t_min, 100 * t_min, 5).round()]
         boundary = law.modelled_boundary(config, sizes)
         slope = loglog_slopes(np.array(sizes, float), boundary[None])[0]
-        gaps.append(abs(slope - 0.5))
+        gaps.append(abs(slope - allocation_exponent(config["alpha"])))
     assert gaps[0] > gaps[-1] and gaps[-1] < 0.005, gaps
 
 
