@@ -135,7 +135,7 @@ def _measured_panel(axes: Axes, verdict: Verdict, measurement: Measurement) -> N
         )
     if measurement.exact is not None:
         exact = np.asarray(measurement.exact, dtype=float)
-        axes.plot(x, exact, "--", color=PREDICTED_COLOUR, lw=1.2, label="exact expectation")
+        axes.plot(x, exact, "--", color=PREDICTED_COLOUR, lw=1.2, label=measurement.exact_label)
     positive = bool(np.all(curves[np.isfinite(curves)] > 0))
     log_x, log_y = (scale == "log" for scale in measurement.scales)
     if log_x and not categories:

@@ -126,7 +126,7 @@ class Measurement:
     figure draws the fitted, predicted and rival slopes through the data. ``extras``: further
     values the report keeps beside the verdict (its scalars go into ``laws.json``: e.g. C1's
     every-item threshold slope); ``exact``: the theory's expected curve over ``x`` where it
-    gives one (``[K]``), drawn in the law's figure.
+    gives one (``[K]``), drawn in the law's figure with the legend ``exact_label``.
     """
 
     statistic: np.ndarray
@@ -140,6 +140,7 @@ class Measurement:
     scales: tuple[str, str] = ("linear", "linear")
     fitted_slope: bool = False
     exact: np.ndarray | None = None
+    exact_label: str = "exact expectation"
 
 
 class Law(ABC):

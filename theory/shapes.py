@@ -258,6 +258,8 @@ class BoundaryInData(Law):
             ),
             scales=("log", "log"),
             fitted_slope=True,
+            exact=self.modelled_boundary(config, sizes),
+            exact_label=f"model: {self.model_name} (its slope is the claim)",
         )
 
 

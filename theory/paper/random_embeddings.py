@@ -8,6 +8,7 @@ log-log slope per seed.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -157,6 +158,15 @@ class Overflow(SchemeRate):
 
     def error_measure(self, setting: ZipfSetting) -> torch.Tensor:
         return torch.full_like(setting.probabilities, 1 / setting.probabilities.numel())
+
+    def measure(self, config: Config, seeds: Sequence[int], device: str = "cpu") -> Measurement:
+        measured = super().measure(config, seeds, device)
+        return replace(
+            measured,
+            ylabel="error under the uniform measure on tokens",
+            exact=overflow_error(config["M"], config["N"], measured.x),
+            exact_label="model: (1 − 1/M) − κ_M √(M d / N)",
+        )
 
     def predicted(self, config: Config) -> Prediction:
         label = "finite-range slope of (1 − 1/M) − κ_M √(M d / N) (→ 0: order one)"
