@@ -5,7 +5,18 @@
 set -uo pipefail
 OUT="${OUT:-device-logs}"
 mkdir -p "$OUT"
-export PYTHONPATH="${PYTHONPATH:-$PWD}"
+# memlaws.kernel and memlaws.theory are kernel/ and theory/ mapped by the installed package; on a
+# machine where it is not installed (no index to install from), a folder of links stands in.
+if ! python -c "import memlaws.kernel, memlaws.theory" 2>/dev/null; then
+    links=$(mktemp -d)
+    mkdir -p "$links/memlaws"
+    ln -s "$PWD/kernel" "$links/memlaws/kernel"
+    ln -s "$PWD/theory" "$links/memlaws/theory"
+    export PYTHONPATH="$links:$PWD${PYTHONPATH:+:$PYTHONPATH}"
+else
+    export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+fi
+python -c "import memlaws.kernel, memlaws.theory, properties" || { echo "memlaws not importable" | tee "$OUT/summary.txt"; exit 1; }
 nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
 python -c "import torch; print(torch.__version__, torch.cuda.get_device_name())" > "$OUT/torch.txt" 2>&1
 python -m pytest -m gpu -q -p no:cacheprovider > "$OUT/agreement.log" 2>&1
