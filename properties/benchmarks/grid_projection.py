@@ -18,7 +18,10 @@ with an ``M``-sized side counted 3 times: they run about 3 times slower) plus a 
 step. With ``ŷ = Σ_h N_h ȳ_h`` and ``x̂ = Σ_h N_h x̄_h`` the total is ``X ŷ / x̂``, of variance
 ``Σ_h N_h² (1 − n_h/N_h) s²_h / n_h`` where ``s²_h`` is the variance in stratum ``h`` of
 ``y − (ŷ / x̂) x``; the interval is Student's t at the chosen level with Welch–Satterthwaite
-degrees of freedom. The plain stratified total ``ŷ`` is printed beside it.
+degrees of freedom, taken on the log of the total (delta method: ``total · exp(± t · se /
+total)``), so that it stays positive and is right-skewed like a total of times from a few groups
+per stratum (a normal interval went below zero under a varying load). The plain stratified
+total ``ŷ`` is printed beside it.
 
 Times are wall and CPU seconds (all threads): a busy machine delays the CPU time much less, and
 its half estimates the wall time of an idle 2-core machine (replicas train in 2 shards, one per
@@ -140,9 +143,9 @@ def project(
     variance = sum(v for v, _ in terms)
     denominator = sum(v**2 / dof for v, dof in terms if v > 0 and dof > 0)
     dof = variance**2 / denominator if denominator else math.inf
-    half = stats.t.ppf((1 + level) / 2, dof) * math.sqrt(variance)
     total = ratio * total_work
-    return {"seconds": total, "low": total - half, "high": total + half, "dof": dof,
+    factor = math.exp(stats.t.ppf((1 + level) / 2, dof) * math.sqrt(variance) / total)
+    return {"seconds": total, "low": total / factor, "high": total * factor, "dof": dof,
             "stratified": y_hat}  # fmt: skip
 
 

@@ -1,0 +1,37 @@
+"""The grid projection's estimator (``properties/benchmarks/grid_projection.py``) on synthetic
+times: exact when times are proportional to the work, and an interval that stays positive and
+covers the truth when they are noisy."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from properties.benchmarks.grid_projection import paper_groups, project, sample, work
+
+GROUPS = paper_groups()
+SECONDS_PER_WORK = 1e-9
+
+
+def _timed(noise: float, seed: int) -> dict:
+    generator = random.Random(seed)
+    drawn = sample(GROUPS, 2, seed)
+    return {
+        key: [(g, work(g) * SECONDS_PER_WORK * generator.lognormvariate(0, noise)) for g in members]
+        for key, members in drawn.items()
+    }
+
+
+def test_times_proportional_to_the_work_are_projected_exactly():
+    result = project(_timed(0.0, 0), GROUPS, 0.95)
+    truth = sum(work(g) for g in GROUPS) * SECONDS_PER_WORK
+    assert result["seconds"] == pytest.approx(truth, rel=1e-9)
+    assert result["low"] == pytest.approx(truth, rel=1e-9)
+    assert result["high"] == pytest.approx(truth, rel=1e-9)
+
+
+def test_noisy_times_give_a_positive_interval_around_the_estimate():
+    for seed in range(5):
+        result = project(_timed(1.5, seed), GROUPS, 0.95)
+        assert 0 < result["low"] < result["seconds"] < result["high"]
