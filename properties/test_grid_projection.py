@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from properties.benchmarks.grid_projection import paper_groups, project, sample, work
+from properties.benchmarks.grid_projection import kind, paper_groups, project, sample, work
 
 GROUPS = paper_groups()
 SECONDS_PER_WORK = 1e-9
@@ -35,3 +35,17 @@ def test_noisy_times_give_a_positive_interval_around_the_estimate():
     for seed in range(5):
         result = project(_timed(1.5, seed), GROUPS, 0.95)
         assert 0 < result["low"] < result["seconds"] < result["high"]
+
+
+def _group(**fields) -> list:
+    return next(g for g in GROUPS if all(g[0][k] == v for k, v in fields.items()))
+
+
+def test_matrix_adam_is_dense_work_whatever_the_spelling():
+    """The grid spells optimizers ``SGD`` and ``Adam``: matrix Adam keeps a dense ``d × d``
+    memory (it was counted as light, with rank-M SGD's work, before)."""
+    fields = {"model": "matrix", "d": 1000, "layernorm": False, "ntrain": 102400, "batch_size": 16}
+    adam, sgd = _group(optimizer="Adam", **fields), _group(optimizer="SGD", **fields)
+    assert kind(adam[0]) == "dense"
+    assert kind(sgd[0]) == "light"
+    assert work(adam) > 50 * work(sgd)

@@ -73,7 +73,8 @@ def kind(run: dict[str, Any]) -> str:
     """``dense`` when a step updates a full ``d × d`` memory, else ``light``."""
     if run["model"] == "learnable":
         return "dense"
-    if run["model"] == "matrix" and (run["optimizer"] == "adam" or run["layernorm"]):
+    adam = run["optimizer"].lower() == "adam"  # the grid spells it "Adam"
+    if run["model"] == "matrix" and (adam or run["layernorm"]):
         return "dense"
     return "light"
 
@@ -99,7 +100,7 @@ def work(group: Group) -> float:
         per_step = 2 * small
     elif run["model"] == "learnable":
         per_step = 3 * square + 3 * small
-    elif run["optimizer"] == "adam":
+    elif run["optimizer"].lower() == "adam":  # the grid spells it "Adam"
         per_step = 2 * square + 2 * small
     else:  # matrix SGD: rank-M updates, or H = E W with layer norm
         per_step = n * k * d + 2 * small if run["layernorm"] else 2 * small
