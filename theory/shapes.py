@@ -85,6 +85,7 @@ class RateInDimension(Law):
     }
     draws_per_seed = 1
     finite_allowance: float  # the declared finite-range allowance (with ``tolerance_reason``)
+    claim_label = ""  # what the claimed exponent is, where it is not the bare asymptote
 
     @abstractmethod
     def exponent(self, config: Config) -> float:
@@ -98,7 +99,7 @@ class RateInDimension(Law):
         return self.finite_allowance
 
     def predicted(self, config: Config) -> Prediction:
-        return Prediction("point", self.exponent(config), self.tolerance(config))
+        return Prediction("point", self.exponent(config), self.tolerance(config), self.claim_label)
 
     def rival(self, config: Config) -> Prediction:
         return Prediction(

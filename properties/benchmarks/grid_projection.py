@@ -69,12 +69,16 @@ def paper_groups() -> list[Group]:
     return list(groups(expand(checked_grid(PAPER_GRID))))
 
 
+def _adam(run: dict[str, Any]) -> bool:
+    """Whether a run trains with Adam (the grid spells it "Adam", the kernel "adam")."""
+    return run["optimizer"].lower() == "adam"
+
+
 def kind(run: dict[str, Any]) -> str:
     """``dense`` when a step updates a full ``d × d`` memory, else ``light``."""
     if run["model"] == "learnable":
         return "dense"
-    adam = run["optimizer"].lower() == "adam"  # the grid spells it "Adam"
-    if run["model"] == "matrix" and (adam or run["layernorm"]):
+    if run["model"] == "matrix" and (_adam(run) or run["layernorm"]):
         return "dense"
     return "light"
 
@@ -100,7 +104,7 @@ def work(group: Group) -> float:
         per_step = 2 * small
     elif run["model"] == "learnable":
         per_step = 3 * square + 3 * small
-    elif run["optimizer"].lower() == "adam":  # the grid spells it "Adam"
+    elif _adam(run):
         per_step = 2 * square + 2 * small
     else:  # matrix SGD: rank-M updates, or H = E W with layer norm
         per_step = n * k * d + 2 * small if run["layernorm"] else 2 * small

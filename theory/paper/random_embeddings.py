@@ -97,6 +97,9 @@ class Thresholding(SchemeRate):
         return frequency_exponent(config["alpha"])
 
 
+OVERFLOW_MODEL = "(1 − 1/M) − κ_M √(M d / N)"
+
+
 def overflow_signal_slope(n_classes: int) -> float:
     """``κ_M = E[max of M standard normals] / M``: the rate at which the chance of picking the
     right class among ``M`` grows with a small signal-to-noise ratio ``s``
@@ -139,7 +142,7 @@ class Overflow(SchemeRate):
     seconds_per_seed = 0.1
     finite_allowance = 0.005
     tolerance_reason = (
-        "the claim is the finite-range slope of the overflow model (1 − 1/M) − κ_M √(M d / N), "
+        f"the claim is the finite-range slope of the overflow model {OVERFLOW_MODEL}, "
         "which tends to 0 (order one) as N/d grows; allowance 0.005 for the model's first-order "
         "Gaussian approximation: measured at 128 draws the mean slope is 0.0006–0.0016 below the "
         "model's (reference −0.0155 against −0.0140; N = 40960: −0.0109 against −0.0098; M = 2: "
@@ -148,6 +151,7 @@ class Overflow(SchemeRate):
         "flip decides) to 0.002"
     )
     rival_name = "thresholding rate d^−(α−1)"
+    claim_label = f"finite-range slope of {OVERFLOW_MODEL} (→ 0: order one)"
 
     def check_admissible(self, config: Config) -> None:
         if config["d_max"] > config["N"] / (32 * config["M"]):
@@ -165,12 +169,8 @@ class Overflow(SchemeRate):
             measured,
             ylabel="error under the uniform measure on tokens",
             exact=overflow_error(config["M"], config["N"], measured.x),
-            exact_label="model: (1 − 1/M) − κ_M √(M d / N)",
+            exact_label=f"model: {OVERFLOW_MODEL}",
         )
-
-    def predicted(self, config: Config) -> Prediction:
-        label = "finite-range slope of (1 − 1/M) − κ_M √(M d / N) (→ 0: order one)"
-        return Prediction("point", self.exponent(config), self.tolerance(config), label)
 
     def exponent(self, config: Config) -> float:
         dims = grid(config, "d_min", "d_max")
