@@ -40,6 +40,15 @@ CORNERS = {  # law: (configurations where its bias was measured, seeds, allowanc
         128,
     ),
     "R4b": ([{}], 48),
+    "K3b": (
+        [
+            {"error": 0.05},
+            {"error": 0.2},
+            {"log2_n_min": 13, "log2_n_max": 19, "error": 0.05},
+            {"log2_n_min": 13, "log2_n_max": 19, "error": 0.2},
+        ],
+        32,
+    ),
 }
 
 
