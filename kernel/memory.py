@@ -85,10 +85,13 @@ def scheme_errors(
     seeds: int | Sequence[int],
     *,
     outputs: str = "sphere",
+    centred: bool = False,
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "cpu",
 ) -> torch.Tensor:
     """Population error of ``W_q`` with random embeddings, for every seed and every ``d``.
+    ``centred`` stores ``u_{f*(x)} − ū`` (``ū`` the mean output) instead of ``u_{f*(x)}``: the
+    memory SGD from ``W₀ = 0`` builds while every logit is near zero.
 
     ``weights`` is ``q``, ``[N]`` or ``[R, N]``, or a function of ``d`` returning such a tensor
     (for schemes such as thresholding with ``P = d/8``). ``probabilities`` is the measure the
@@ -108,6 +111,8 @@ def scheme_errors(
     positive_int("M", n_classes)
     dim_list = dimension_list("dims", dims)
     choice("outputs", outputs, OUTPUT_KINDS)
+    if not isinstance(centred, bool):
+        raise ValueError(f"centred must be True or False, got {centred!r}")
     tables = [weights(dim) for dim in dim_list] if callable(weights) else [weights]
     checked = []
     for table in tables:
@@ -119,7 +124,16 @@ def scheme_errors(
     errors = torch.zeros(n_seeds, len(dim_list), dtype=torch.float64)
     for r, seed in enumerate(seed_values):
         errors[r] = _replica_errors(
-            q_all[r], measure[r], targets, n_classes, dim_list, seed, outputs, dtype, device
+            q_all[r],
+            measure[r],
+            targets,
+            n_classes,
+            dim_list,
+            seed,
+            outputs,
+            centred,
+            dtype,
+            device,
         )
     return errors
 
@@ -132,6 +146,7 @@ def _replica_errors(
     dims: list[int],
     seed: int,
     outputs: str,
+    centred: bool,
     dtype: torch.dtype,
     device: str | torch.device,
 ) -> torch.Tensor:
@@ -170,7 +185,10 @@ def _replica_errors(
     for j, dim in enumerate(dims):
         out = scale_outputs(raw_outputs, dim, outputs)
         sums_d = sums[j if len(sums) > 1 else 0][:dim]
-        kernels.append(sums_d @ (out @ out.T) / dim)  # e_xᵀ S_d G_d = z_x[:d]ᵀ (this)
+        gram = out @ out.T  # [c, y]: the stored v_c = u_c's score on class y
+        if centred:
+            gram = gram - gram.mean(dim=0, keepdim=True)  # v_c = u_c − ū
+        kernels.append(sums_d @ gram / dim)  # e_xᵀ S_d G_d = z_x[:d]ᵀ (this)
 
     targets_device = targets.to(device)
     p_device = measure.to(device=device, dtype=torch.float64)

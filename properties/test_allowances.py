@@ -39,7 +39,20 @@ CORNERS = {  # law: (configurations where its bias was measured, seeds, allowanc
         ],
         128,
     ),
-    "R4b": ([{}], 48),
+    "R3a": (
+        [
+            {},
+            {"alpha": 1.5},
+            {"alpha": 2.5},
+            {"M": 2},
+            {"M": 10},
+            {"T": 1_000_000},
+            {"d_min": 8},
+            {"d_min": 32, "d_max": 256},
+        ],
+        64,
+    ),
+    "R4b": ([{}, {"d_max": 128}, {"alpha": 2.5}, {"M": 2}], 64),
     "K3b": (
         [
             {"error": 0.05},

@@ -163,6 +163,27 @@ def test_streamed_errors_equal_explicit_path(setting, seed, data):
         assert abs(float(error[0]) - float(streamed[0, j])) <= float(p[near_ties].sum()) + 1e-12
 
 
+@given(zipf_settings(max_tokens=120), st.integers(0, 10**6), st.data())
+def test_centred_errors_equal_explicit_centred_memory(setting, seed, data):
+    """``centred`` stores ``u_{f*(x)} − ū``: the explicit memory built on centred outputs, read
+    out against the outputs themselves."""
+    n_tokens, n_classes, alpha = setting
+    dims = sorted(set(data.draw(st.lists(st.integers(1, 80), min_size=1, max_size=4))))
+    p = zipf_probabilities(n_tokens, alpha)
+    q = data.draw(memory_weights(n_tokens))
+    targets = data.draw(labels(n_tokens, n_classes))
+    streamed = scheme_errors(
+        q, p, targets, n_classes, dims, [seed], centred=True, dtype=torch.float64
+    )
+    for j, dim in enumerate(dims):
+        inputs, outputs = _explicit(n_tokens, n_classes, dim, seed)
+        stored = outputs - outputs.mean(dim=-2, keepdim=True)
+        scores = matrix_scores(memory_matrix(q, inputs, stored, targets), inputs, outputs)
+        error = population_error(readout(scores), targets, p)
+        near_ties = _top_two_gap(scores[0]) < 1e-9 * (1 + scores.abs().amax())
+        assert abs(float(error[0]) - float(streamed[0, j])) <= float(p[near_ties].sum()) + 1e-12
+
+
 def test_same_seed_same_numbers():
     p = zipf_probabilities(3000, 1.5)
     targets = modular_targets(3000, 7)
@@ -240,6 +261,7 @@ BAD_INPUTS = [
     ("seeds", lambda: scheme_errors(fill_weights(10), p10, t10, 2, [4], [])),
     ("seeds[0]", lambda: scheme_errors(fill_weights(10), p10, t10, 2, [4], [-1])),
     ("counts", lambda: threshold_counts_weights(torch.tensor([1, -1]), 1, 0)),
+    ("centred", lambda: scheme_errors(fill_weights(10), p10, t10, 2, [4], [0], centred="yes")),
 ]
 
 

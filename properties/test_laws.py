@@ -20,8 +20,6 @@ LAWS = all_laws()
 IDS = [law.spec for law in LAWS]
 
 NOT_YET_DECIDED = {  # inconclusive at the quick profile's budget: debt, named with why
-    "R4b": "about 100 seeds of 4 trained memories are needed for positive evidence (spread 0.08 "
-    "a seed, finite-range bias 0.05 inside an allowance of 0.08); quick stops at 16",
     "K1": "16 seeds of integer capacities over d = 6–10 leave an interval ±0.12 wide around a "
     "slope near the top of the claim's band (capacities near d² = n ln n, not 2 n ln n), and a "
     "stage (48 s declared) exceeds quick's budget (10 s)",
