@@ -24,10 +24,6 @@ from memlaws.theory.registry import all_laws, get_law
 LAWS = all_laws()
 STORED = stored_calibrations(LAWS)  # memlaws' own file and each plug-in's
 PENDING = {  # laws whose stored calibration is not yet fresh and sound: debt, named with why
-    "R3a": "near power 0%: resolution 0.075 at 32 seeds of 8 draws, goal 0.0625; more draws do "
-    "not reach it (0.060–0.076 at 40, 0.064–0.068 at 64): the shared allowance 0.045 plus the "
-    "finite-range bias 0.012 leave less than 0.006 for the interval; needs a finite-range "
-    "model of the q = p memory",
     "R4b": "near power 0%: holds in 45 of 100 standard repeats, inconclusive in 55 (32 seeds of 4 "
     "trained memories give an interval about ±0.05 wide; allowance 0.08, goal 0.077)",
     "K1": "holds in 1 of 100 standard repeats, inconclusive in 99 (integer capacities over "
