@@ -24,8 +24,6 @@ from memlaws.theory.registry import all_laws, get_law
 LAWS = all_laws()
 STORED = stored_calibrations(LAWS)  # memlaws' own file and each plug-in's
 PENDING = {  # laws whose stored calibration is not yet fresh and sound: debt, named with why
-    "R4b": "near power 0%: holds in 45 of 100 standard repeats, inconclusive in 55 (32 seeds of 4 "
-    "trained memories give an interval about ±0.05 wide; allowance 0.08, goal 0.077)",
     "K1": "holds in 1 of 100 standard repeats, inconclusive in 99 (integer capacities over "
     "d = 6–10 sit near the top of the claim's band: 32 seeds cannot show the interval inside it)",
     "K4a": "near power 0%: the log-factor tolerance (about 0.28) exceeds the goal 0.25",
