@@ -75,7 +75,7 @@ class EmpiricalFrequency(SchemeRate):
         return replace(
             measured,
             exact=self.modelled_errors(config, dims),
-            exact_label="model: E[𝓔] of the q = p̂ memory",
+            exact_label="model: mean error of the q = p̂ memory",
         )
 
     def exponent(self, config: Config) -> float:

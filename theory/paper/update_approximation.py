@@ -214,5 +214,5 @@ class SmallStepRate(RateInDimension):
             scales=("log", "log"),
             fitted_slope=True,
             exact=self.modelled_errors(config, dims),
-            exact_label="model: E[𝓔] of the centred p̂ memory",
+            exact_label="model: mean error of the centred p̂ memory",
         )
