@@ -30,6 +30,7 @@ from memlaws.theory.setting import (
     zipf_setting,
 )
 from memlaws.theory.statistics import (
+    curve_slope,
     first_crossing,
     geometric_grid,
     loglog_slopes,
@@ -197,7 +198,7 @@ class BoundaryInData(Law):
         """The slope of the modelled ``log d*`` against ``log T`` over the measured ``T`` grid."""
         sizes = self.sizes(config)
         boundary = self.modelled_boundary(config, sizes)
-        return float(loglog_slopes(as_array(sizes), boundary[None])[0])
+        return curve_slope(sizes, boundary)
 
     @abstractmethod
     def weights(self, config: Config, counts: torch.Tensor, seeds: Sequence[int]) -> Weights:

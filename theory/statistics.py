@@ -5,6 +5,7 @@ slope a log factor can add over a finite range."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,6 +75,11 @@ def loglog_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     centred = log_x - log_x.mean()
     slopes = (log_y - log_y.mean(axis=1, keepdims=True)) @ centred / (centred @ centred)
     return slopes
+
+
+def curve_slope(x: np.ndarray | Sequence[float], y: np.ndarray) -> float:
+    """Least-squares slope of ``log y`` against ``log x`` for one curve ``y`` (``[K]``)."""
+    return float(loglog_slopes(np.asarray(x, dtype=float), np.asarray(y, dtype=float)[None])[0])
 
 
 def first_crossing(x: np.ndarray, y: np.ndarray, level: np.ndarray) -> np.ndarray:

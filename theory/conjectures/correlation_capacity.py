@@ -40,7 +40,7 @@ from memlaws.kernel.streams import INPUTS, OUTPUTS, standard_normal
 from memlaws.theory.law import Config, Law, Measurement, Parameter, Prediction
 from memlaws.theory.registry import registered
 from memlaws.theory.setting import as_array, grid
-from memlaws.theory.statistics import log_factor_slope, loglog_slopes
+from memlaws.theory.statistics import curve_slope, log_factor_slope, loglog_slopes
 
 SHARP_CONSTANT = 2.0  # the conjectured d² ∼ 2 n log n
 RETRIEVAL_LEVEL = 0.5  # n* is the load where the top-1 accuracy first falls below this
@@ -128,7 +128,7 @@ def surrogate_threshold(dim: int) -> float:
 def surrogate_slope(dims: Sequence[int]) -> float:
     """The slope of ``log(n log n)`` against ``log d`` that the surrogate gives over ``dims``."""
     loads = np.array([surrogate_threshold(dim) for dim in dims])
-    return float(loglog_slopes(as_array(list(dims)), (loads * np.log(loads))[None, :])[0])
+    return curve_slope(list(dims), loads * np.log(loads))
 
 
 def sharp_ratios(dims: np.ndarray, loads: np.ndarray) -> list[float]:

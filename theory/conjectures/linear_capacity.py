@@ -37,7 +37,7 @@ from memlaws.theory.conjectures.correlation_capacity import keys_and_values, sha
 from memlaws.theory.law import Config, Law, Measurement, Parameter, Prediction
 from memlaws.theory.registry import registered
 from memlaws.theory.setting import as_array, grid
-from memlaws.theory.statistics import loglog_slopes
+from memlaws.theory.statistics import curve_slope, loglog_slopes
 
 SHARP_CONSTANT = 2.0  # the conjectured d² ∼ 2 n ln n
 CONSTANT_FACTOR = 2.0  # the band: constants from SHARP_CONSTANT / 2 to SHARP_CONSTANT · 2
@@ -54,7 +54,7 @@ def sharp_slope(dims: Sequence[int], constant: float) -> float:
     """The slope of ``log n`` against ``log d`` that ``constant · n ln n = d²`` gives over
     ``dims``: the log-corrected growth exponent (below 2, tending to 2 as ``d → ∞``)."""
     loads = np.array([sharp_load(dim, constant) for dim in dims])
-    return float(loglog_slopes(as_array(list(dims)), loads[None, :])[0])
+    return curve_slope(list(dims), loads)
 
 
 def seed_capacities(seed: int, dims: Sequence[int]) -> list[int]:

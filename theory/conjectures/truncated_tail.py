@@ -36,7 +36,7 @@ from memlaws.theory.paper.finite_data import JENSEN_ALLOWANCE  # R1's: log-error
 from memlaws.theory.profiles import draws
 from memlaws.theory.registry import registered
 from memlaws.theory.setting import ALPHA, as_array, grid, seed_means
-from memlaws.theory.statistics import geometric_grid, log_factor_slope, loglog_slopes
+from memlaws.theory.statistics import curve_slope, geometric_grid, log_factor_slope, loglog_slopes
 
 CROSSING_REACH = 32  # each k's sample sizes span T*/32 … 32 T* of its exact crossover
 DRAWS_PER_SEED = 4  # a seed's statistic averages the slopes of 4 independent samples
@@ -106,7 +106,7 @@ class TruncatedTailPlateau(Law):
     def predicted(self, config: Config) -> Prediction:
         claim = -(config["alpha"] - 1)
         kept = as_array(grid(config, "k_min", "k_max"))
-        exact_slope = float(loglog_slopes(kept, self.exact(config)[None])[0])
+        exact_slope = curve_slope(kept, self.exact(config))
         return Prediction("point", claim, abs(exact_slope - claim) + JENSEN_ALLOWANCE)
 
     def rival(self, config: Config) -> Prediction:

@@ -11,7 +11,7 @@ from memlaws.theory.law import Config, Law, Measurement, Parameter, Prediction
 from memlaws.theory.profiles import draws
 from memlaws.theory.setting import ALPHA, as_array, grid, seed_means, zipf_setting
 from memlaws.theory.shapes import data_exponent
-from memlaws.theory.statistics import loglog_slopes
+from memlaws.theory.statistics import curve_slope, loglog_slopes
 
 JENSEN_ALLOWANCE = 0.02
 DRAWS_PER_SEED = 4  # a seed's statistic averages the log-slopes of 4 independent samples
@@ -53,7 +53,7 @@ class MemoriserRate(Law):
     def exact_slope(self, config: Config) -> float:
         """The slope of the exact expected error's log against log T over the measured grid."""
         sizes = as_array(grid(config, "T_min", "T_max"))
-        return float(loglog_slopes(sizes, self.expected_errors(config)[None])[0])
+        return curve_slope(sizes, self.expected_errors(config))
 
     @staticmethod
     def asymptotic(config: Config) -> float:

@@ -22,7 +22,6 @@ from memlaws.theory.law import Config, Measurement, Parameter
 from memlaws.theory.setting import (
     THRESHOLD_FRACTION,
     ZipfSetting,
-    as_array,
     grid,
     kept_tokens,
     zipf_setting,
@@ -33,7 +32,7 @@ from memlaws.theory.shapes import (
     Weights,
     threshold_exponent,
 )
-from memlaws.theory.statistics import loglog_slopes
+from memlaws.theory.statistics import curve_slope
 
 FREQUENCY_MODEL = "the modelled E[𝓔] of the q = p̂ memory (memlaws.theory.frequency_model)"
 
@@ -80,7 +79,7 @@ class EmpiricalFrequency(SchemeRate):
 
     def exponent(self, config: Config) -> float:
         dims = grid(config, "d_min", "d_max")
-        return float(loglog_slopes(as_array(dims), self.modelled_errors(config, dims)[None])[0])
+        return curve_slope(dims, self.modelled_errors(config, dims))
 
     def rival_exponent(self, config: Config) -> float:
         return threshold_exponent(config["alpha"])

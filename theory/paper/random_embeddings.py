@@ -16,7 +16,7 @@ from scipy import integrate, stats
 
 from memlaws.kernel import fill_weights, power_weights, threshold_weights
 from memlaws.theory.law import Config, Law, Measurement, Parameter, Prediction
-from memlaws.theory.setting import ZipfSetting, as_array, grid, kept_tokens
+from memlaws.theory.setting import ZipfSetting, grid, kept_tokens
 from memlaws.theory.shapes import (
     RateInDimension,
     SchemeRate,
@@ -24,7 +24,7 @@ from memlaws.theory.shapes import (
     frequency_exponent,
     threshold_exponent,
 )
-from memlaws.theory.statistics import loglog_slopes
+from memlaws.theory.statistics import curve_slope
 
 FREQUENCY_ALLOWANCE = 0.045
 FREQUENCY_REASON = (
@@ -175,7 +175,7 @@ class Overflow(SchemeRate):
     def exponent(self, config: Config) -> float:
         dims = grid(config, "d_min", "d_max")
         model = overflow_error(config["M"], config["N"], dims)
-        return float(loglog_slopes(as_array(dims), model[None])[0])
+        return curve_slope(dims, model)
 
     def rival_exponent(self, config: Config) -> float:
         return threshold_exponent(config["alpha"])

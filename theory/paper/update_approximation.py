@@ -30,7 +30,7 @@ from memlaws.theory.shapes import (
     RateInDimension,
     threshold_exponent,
 )
-from memlaws.theory.statistics import loglog_slopes
+from memlaws.theory.statistics import curve_slope, loglog_slopes
 
 APPROXIMATION_DIMS = (5, 10, 20, 40, 80, 160)
 RECORD_EVERY = 10
@@ -166,7 +166,7 @@ class SmallStepRate(RateInDimension):
 
     def exponent(self, config: Config) -> float:
         dims = grid(config, "d_min", "d_max")
-        return float(loglog_slopes(as_array(dims), self.modelled_errors(config, dims)[None])[0])
+        return curve_slope(dims, self.modelled_errors(config, dims))
 
     def rival_exponent(self, config: Config) -> float:
         return threshold_exponent(config["alpha"])
