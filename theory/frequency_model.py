@@ -35,8 +35,7 @@ from scipy import stats
 
 MODEL_SEED = 0  # the model's numpy generator: its draws never meet a law's seeds
 GRAM_DRAWS = 512  # output Gram matrices per d
-NOISE_DRAWS = 128  # noise vectors per Gram matrix (light tokens)
-HEAVY_NOISE_DRAWS = 128  # noise vectors per Gram matrix for each heavy token
+NOISE_DRAWS = 128  # noise vectors per Gram matrix (light tokens, and each heavy token)
 NORM_NODES = 16  # quantiles of r = |e_x|² ~ χ²_d / d
 HEAVY_SHARE = 0.01  # tokens with E[q²] above this share of their class's Q_c are drawn directly
 EXACT_COUNTS = 100  # expected occurrences up to which counts are summed exactly
@@ -93,7 +92,6 @@ def _cached_errors(
     rng = np.random.default_rng(MODEL_SEED)
     raw_outputs = rng.standard_normal((GRAM_DRAWS, n_classes, max(dims)))
     noise = rng.standard_normal((GRAM_DRAWS, NOISE_DRAWS, n_classes))
-    heavy_noise = noise[:, :HEAVY_NOISE_DRAWS]
     errors = []
     for dim in dims:
         outputs = raw_outputs[:, :, :dim]
@@ -108,7 +106,7 @@ def _cached_errors(
             correct = _correct_by_snr(gram, noise * relative, c)  # [len(SNR_GRID)]
             error += weights.light_error(c, dim, norms, correct)
             for x in weights.heavy_tokens(c):
-                error += p[x] * _heavy_error(x, c, dim, gram, heavy_noise, weights, rng)
+                error += p[x] * _heavy_error(x, c, dim, gram, noise, weights, rng)
         errors.append(error)
     return np.array(errors)
 
@@ -119,10 +117,9 @@ class _Weights:
     def __init__(self, p: np.ndarray, n_classes: int, n_samples: int | None) -> None:
         self.p, self.n_samples = p, n_samples
         self.classes = np.arange(p.size) % n_classes
-        squares = p**2 + (p * (1 - p) / n_samples if n_samples else 0.0)
-        self.squares = squares
-        self.second_moments = np.bincount(self.classes, squares, minlength=n_classes)  # Q_c
-        self.heavy = squares > HEAVY_SHARE * self.second_moments[self.classes]
+        self.squares = p**2 + (p * (1 - p) / n_samples if n_samples else 0.0)  # E[q²]
+        self.second_moments = np.bincount(self.classes, self.squares, minlength=n_classes)  # Q_c
+        self.heavy = self.squares > HEAVY_SHARE * self.second_moments[self.classes]
 
     def heavy_tokens(self, c: int) -> np.ndarray:
         return np.nonzero(self.heavy & (self.classes == c))[0]
@@ -156,9 +153,8 @@ def _correct_by_snr(gram: np.ndarray, noise: np.ndarray, c: int) -> np.ndarray:
     """``P(argmax_y (t G̃[:, c] + G̃ z)_y = c)`` on ``SNR_GRID``, over the Gram matrices ``[K, M, M]``
     and noise ``[K, Z, M]`` (already scaled by each class's relative spread)."""
     scores = noise @ gram.transpose(0, 2, 1)  # [K, Z, M]: (G̃ z)_y
-    slope = (gram[:, c, c, None] - gram[:, :, c])[
-        :, None, :
-    ]  # [K, 1, M]: c beats y iff t·slope > gap
+    # c beats y iff t·slope_y > gap_y
+    slope = (gram[:, c, c, None] - gram[:, :, c])[:, None, :]  # [K, 1, M]
     gap = scores - scores[..., c : c + 1]
     slope = np.broadcast_to(slope, gap.shape)
     others = np.arange(gram.shape[1]) != c

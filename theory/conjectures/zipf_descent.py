@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -145,6 +146,13 @@ class SignDescentTargets:
         return float(reached[0] + 1) if reached.size else math.inf
 
 
+@lru_cache(maxsize=8)  # a check's N grid has at most 7 sizes
+def zipf_sign_targets(n_tokens: int) -> SignDescentTargets:
+    """Sign descent's targets ``π`` (Zipf(1) over ``N`` tokens), sorted once per ``N`` and shared
+    by every seed's grid."""
+    return SignDescentTargets(zipf_law(n_tokens))
+
+
 def step_grid(scale: float, exponents: tuple[int, int], offset: float) -> list[float]:
     """``scale · 2^((k + offset)/G)`` for ``k/G`` in ``[exponents)``, ``G = GRID_PER_OCTAVE``."""
     low, high = exponents[0] * GRID_PER_OCTAVE, exponents[1] * GRID_PER_OCTAVE
@@ -162,7 +170,7 @@ def tuned_iterations(method: str, n_tokens: int, error: float, offset: float) ->
     else:
         scale = marginal[0] * math.sqrt(error / n_tokens)
         grid = step_grid(scale, SIGN_STEPS, offset)
-        targets = SignDescentTargets(marginal)
+        targets = zipf_sign_targets(n_tokens)
         iterations = [targets.iterations(lr, error) for lr in grid]
         open_ends = {0, len(grid) - 1}
     best = int(np.argmin(iterations))
