@@ -19,11 +19,8 @@ from memlaws.theory.verify import FAILS
 LAWS = all_laws()
 IDS = [law.spec for law in LAWS]
 
-NOT_YET_DECIDED = {  # inconclusive at the quick profile's budget: debt, named with why
-    "K1": "16 seeds of integer capacities over d = 6–10 leave an interval ±0.12 wide around a "
-    "slope near the top of the claim's band (capacities near d² = n ln n, not 2 n ln n), and a "
-    "stage (48 s declared) exceeds quick's budget (10 s)",
-}
+# inconclusive at the quick profile's budget: debt, named with why (none today)
+NOT_YET_DECIDED: dict[str, str] = {}
 EXPECTED_FAILED_CHECKS = {
     spec: {"check_holds_with_positive_evidence": reason} for spec, reason in NOT_YET_DECIDED.items()
 }

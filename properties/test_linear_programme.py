@@ -98,6 +98,19 @@ def test_a_perceptron_certificate_implies_stored(seed):
     assert certified  # the check is not vacuous
 
 
+@pytest.mark.parametrize("d", [4, 6, 8])
+def test_the_lifted_programme_decides_as_the_whole_one(d):
+    """``stores`` (lifted, sparse) against ``max_margin`` (dense rows of ``d²`` entries) on loads
+    from well below to well above the capacity (≈ d²/2.6 here), where both decisions occur."""
+    keys, values = _pairs(d, 3 * d * d, d)
+    decisions = []
+    for load in sorted({max(2, round(d * d / ratio)) for ratio in (1.5, 2.2, 2.6, 3.0, 4.0)}):
+        whole = max_margin(keys[:load], values[:load])[0] > MARGIN_FLOOR
+        assert stores(keys[:load], values[:load]) == whole, load
+        decisions.append(whole)
+    assert True in decisions and False in decisions  # both sides are exercised
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_capacity_is_the_last_stored_load_of_a_full_scan(seed):
     keys, values = _pairs(seed, 60, 4)
