@@ -62,6 +62,9 @@ CORNERS = {  # law: (configurations where its bias was measured, seeds, allowanc
         ],
         32,
     ),
+    "K1": ([{}, {"d_min": 5}, {"d_max": 13}, {"d_min": 5, "d_max": 13}], 32),
+    "K4a": ([{}, {"d_max": 20}, {"d_min": 10, "d_max": 20}, {"d_min": 10}], 64),
+    "K4b": ([{}, {"d_max": 18}, {"d_min": 9, "d_max": 18}], 32),
 }
 
 

@@ -20,13 +20,26 @@ then two halvings in log scale of the bracket above the last load stored (resolu
 ``log(parameter count)`` over ``d``: 1 if capacity is linear in the parameters, ½ if it grows
 only like ``d`` (the rival).
 
+What is claimed: slope 1, with a finite-size allowance measured per memory, and no log factor.
+The source's "up to log factors" would allow one log P factor, 0.16–0.19 of slope over these
+ranges: a band that wide cannot resolve a quarter of the exponent (issue 10). The data do not
+need it here. Capacity per parameter does fall slowly with ``d``, for the trained linear memory
+and for the best one alike (the best ``W`` by a linear programme, 4 exploration draws: 0.336,
+0.326, 0.313, 0.294 facts per ``d²`` at ``d`` = 8, 12, 16, 24, a slope of 0.94 in ``P``), but by
+less than a log factor over the checked ranges, and the allowance covers that measured drift. A
+memory whose capacity lost a full log factor here would fail.
+
+Beyond the regions. K4a's deficit grows past ``d = 24`` (slope 0.89 over [12, 32]): Adam's
+300-step cap binds there, since four times the steps raise ``N_max`` by 22 % at ``d = 32`` against
+13 % at ``d = 8``. K4b's narrow layers (``c = 2``) lose facts at ``d = 8`` to dead units, which
+raises the slope (1.08 over [8, 16]).
+
 Why ``M`` is fixed at 32 ≥ d. The scores ``u_yᵀ W e_x`` use ``W`` only through ``U W`` (``M × d``):
 with ``M < d`` a linear memory would have ``M d`` effective parameters, not ``d²``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -39,19 +52,10 @@ from memlaws.theory.statistics import log_factor_slope, loglog_slopes
 
 N_OUTPUTS = 32  # M, the output vocabulary: at least every d checked
 REFINEMENTS = 2  # halvings of the scan's bracket: N_max known to a factor 2^(1/8)
-RESOLUTION = 2 ** (1 / 2 ** (1 + REFINEMENTS))  # how far below the true capacity N_max may be
-BUDGET_ALLOWANCE = 0.05  # the slope's measured moves with the step cap and the 99 % rule
 SOURCE = (
     "conjecture: Nichani, Lee, Bietti (ICLR 2025, arXiv 2412.06538), read in the abstract; its "
     "theorems' assumptions (embedding law, outputs, activation, log factors) not verified"
 )
-
-
-def finite_size_allowance(dims: Sequence[int], width_ratio: int) -> float:
-    """The slope error allowed besides the log factor: the grid resolution of ``N_max`` (a
-    factor ``RESOLUTION`` at either end of the parameter range) plus ``BUDGET_ALLOWANCE``."""
-    params = [parameter_count(d, width_ratio * d) for d in (dims[0], dims[-1])]
-    return math.log(RESOLUTION) / math.log(params[1] / params[0]) + BUDGET_ALLOWANCE
 
 
 class ParameterCapacity(Law):
@@ -63,6 +67,7 @@ class ParameterCapacity(Law):
     steps: int
     lr: float
     patience: int  # failed loads in a row that end the scan (``memlaws.kernel.mlp_memory``)
+    allowance: float  # the finite-size allowance on the slope, measured (``tolerance_reason``)
 
     def width_ratio(self, config: Config) -> int:
         return 0
@@ -76,12 +81,7 @@ class ParameterCapacity(Law):
             raise ValueError("d_max must be at least 2 d_min (two octaves of parameters)")
 
     def predicted(self, config: Config) -> Prediction:
-        dims = grid(config, "d_min", "d_max")
-        params = [parameter_count(d, self.width_ratio(config) * d) for d in (dims[0], dims[-1])]
-        tolerance = log_factor_slope(*params) + finite_size_allowance(
-            dims, self.width_ratio(config)
-        )
-        return Prediction("point", 1.0, tolerance)
+        return Prediction("point", 1.0, self.allowance, "N_max ∝ P: slope 1")
 
     def rival(self, config: Config) -> Prediction:
         """``N_max = d (log d)^k``, ``|k| ≤ 1``: the slope in ``P ∝ d²`` is ``½ (1 + k L)``, ``L``
@@ -130,28 +130,31 @@ class LinearParameterCapacity(ParameterCapacity):
     source = SOURCE
     statement = (
         "A linear associative memory W (d × d) trained on N random facts (M = 32 outputs) stores "
-        "them up to N_max ∝ d², linear in its parameter count up to log factors."
+        "them up to N_max ∝ d², linear in its parameter count (the source: up to log factors; "
+        "checked: no log factor over the range, within a finite-size allowance)."
     )
     domain = (
         "inputs N(0, I/d), outputs uniform on the sphere, targets uniform on M = 32 ≥ d outputs; "
-        "Adam, step 0.2, at most 300 full-batch steps from W = 0; d from 8 to 32, over at least "
-        "two octaves of parameters"
+        "Adam, step 0.2, at most 300 full-batch steps from W = 0; d from 8–10 to 20–24, over at "
+        "least two octaves of parameters (past d = 24 the step cap binds)"
     )
     parameters = {
-        "d_min": Parameter(8, 12, 8, "log_int", "smallest dimension"),
-        "d_max": Parameter(24, 32, 24, "log_int", "largest dimension"),
+        "d_min": Parameter(8, 10, 8, "int", "smallest dimension"),
+        "d_max": Parameter(20, 24, 24, "int", "largest dimension"),
     }
     tolerance_reason = (
-        "log factors: the statement holds up to them, so one log P factor over the checked range "
-        "(its slope L_P: 0.19 at the default) is allowed. Finite size: N_max is known to a factor "
-        "2^(1/8) at each end (0.04 of slope at the default), plus an allowance of "
-        f"{BUDGET_ALLOWANCE} for training and the 99 % rule, from exploration seeds 0–15: doubling "
-        "the step cap (300 → 600) moved the mean slope by 0.004, requiring every fact instead of "
-        "99 % by 0.013"
+        "finite size: capacity per parameter falls slowly with d, for the best linear memory "
+        "(linear programme: slope 0.94 in P over d = 8–24) and for the trained one; measured at "
+        "64 exploration draws, the mean slope sits 0.048–0.063 below 1 at the domain's four "
+        "corners; the allowance 0.13 is at most twice the largest plus 0.02 (a test), and the "
+        "300-step cap moves it little here (four times the steps: 0.88 → 0.91 over [8, 32]). "
+        "No log factor "
+        "is allowed: one would take 0.19 of slope over [64, 576]"
     )
-    beyond = ({"d_min": 4, "d_max": 8}, {"d_min": 16, "d_max": 64})
+    beyond = ({"d_min": 4, "d_max": 8}, {"d_min": 12, "d_max": 32})
     seconds_per_seed = 0.2
     steps, lr, patience = 300, 0.2, 1
+    allowance = 0.13
 
 
 @registered
@@ -160,33 +163,34 @@ class MLPParameterCapacity(ParameterCapacity):
     source = SOURCE
     statement = (
         "A one-hidden-layer ReLU memory V relu(W z) of width m = c·d trained on N random facts "
-        "(M = 32 outputs) stores them up to N_max ∝ m d, linear in its parameter count up to "
-        "log factors."
+        "(M = 32 outputs) stores them up to N_max ∝ m d, linear in its parameter count (the "
+        "source: up to log factors; checked: no log factor over the range, within a finite-size "
+        "allowance)."
     )
     domain = (
         "inputs N(0, I/d), outputs uniform on the sphere, targets uniform on M = 32 ≥ d outputs; "
-        "Adam, step 0.1, at most 300 full-batch steps from W ~ N(0, 1/d), V = 0; d from 8 to "
-        "18 over at least one octave, c = 2 or 3. Narrow layers lose facts whose hidden units "
-        "all die in training (at m = 16, a first-failure scan stopped one seed in sixteen near "
-        "40 facts instead of 90), hence the scan's patience of two failed loads; c = 1 is left "
-        "beyond the region"
+        "Adam, step 0.1, at most 300 full-batch steps from W ~ N(0, 1/d), V = 0; d from 8–9 to "
+        "16–18 over at least two octaves of parameters, c = 3. Narrow layers lose facts whose "
+        "hidden units all die in training (at m = 16, a first-failure scan stopped one seed in "
+        "sixteen near 40 facts instead of 90), hence the scan's patience of two failed loads; "
+        "c = 2 is left beyond the region (its d = 8 layers lose facts: slope 1.08)"
     )
     parameters = {
-        "d_min": Parameter(8, 9, 8, "log_int", "smallest dimension"),
-        "d_max": Parameter(16, 18, 16, "log_int", "largest dimension"),
-        "c": Parameter(2, 3, 2, "int", "hidden width per dimension, m = c·d"),
+        "d_min": Parameter(8, 9, 8, "int", "smallest dimension"),
+        "d_max": Parameter(16, 18, 16, "int", "largest dimension"),
+        "c": Parameter(3, 3, 3, "int", "hidden width per dimension, m = c·d"),
     }
     tolerance_reason = (
-        "log factors: the statement holds up to them, so one log P factor over the checked range "
-        "(its slope L_P: 0.16 at the default) is allowed. Finite size: N_max is known to a factor "
-        "2^(1/8) at each end (0.06 of slope at the default), plus an allowance of "
-        f"{BUDGET_ALLOWANCE} for training and the 99 % rule, from exploration seeds 0–15: doubling "
-        "the step cap (300 → 600) moved the mean slope by 0.045 (the d = 8 layers gain most), "
-        "requiring every fact instead of 99 % by 0.03"
+        "finite size: narrow layers at the small end lose a few facts to dead hidden units, "
+        "which raises the slope; measured at 32 exploration draws, the mean slope sits "
+        "0.033–0.038 above 1 at the domain's corners; the allowance 0.095 is at most twice the "
+        "largest plus 0.02 (a test). No log factor is allowed: one would take 0.15 of slope "
+        "over [384, 1536]"
     )
-    beyond = ({"d_min": 4, "d_max": 8}, {"c": 1})
-    seconds_per_seed = 1.0
+    beyond = ({"d_min": 4, "d_max": 8}, {"c": 2})
+    seconds_per_seed = 1.2  # 1.97 s measured with 3.5 jobs on the 2 cores: about 1.1 s alone
     steps, lr, patience = 300, 0.1, 2
+    allowance = 0.095
 
     def width_ratio(self, config: Config) -> int:
         return int(config["c"])
