@@ -127,11 +127,9 @@ def margins(
     return result
 
 
-def _lifted_max_margin(
-    k: np.ndarray, v: np.ndarray, pair: np.ndarray, rival: np.ndarray
-) -> tuple[float, np.ndarray]:
-    """``max t`` subject to ``⟨v_i − v_j, y_i⟩ ≥ t`` for the rows ``(pair[r], rival[r])``,
-    ``y_i = W k_i`` and ``W ∈ [−1, 1]^{d×d}``, for ``[n, d]`` pairs ``k, v``: ``(t*, W)``.
+def _lifted_max_margin(k: np.ndarray, v: np.ndarray, pair: np.ndarray, rival: np.ndarray) -> float:
+    """``t* = max t`` subject to ``⟨v_i − v_j, y_i⟩ ≥ t`` for the rows ``(pair[r], rival[r])``,
+    ``y_i = W k_i`` and ``W ∈ [−1, 1]^{d×d}``, for ``[n, d]`` pairs ``k, v``.
     Variables: ``W`` row-major (``d²``), then ``y`` (``n d``), then ``t``."""
     n, d = k.shape
     n_memory, n_reads = d * d, n * d
@@ -168,7 +166,7 @@ def _lifted_max_margin(
     )
     if result.status != FEASIBLE:
         raise RuntimeError(f"HiGHS ended without an optimum: {result.message}")
-    return float(result.x[-1]), result.x[:n_memory].reshape(d, d)
+    return float(result.x[-1])
 
 
 def stores(keys: torch.Tensor | np.ndarray, values: torch.Tensor | np.ndarray) -> bool:
@@ -178,7 +176,7 @@ def stores(keys: torch.Tensor | np.ndarray, values: torch.Tensor | np.ndarray) -
     Solved in the lifted form (``_lifted_max_margin``), every row at once."""
     k, v = _unit_scaled(keys, values)
     pair, rival = np.nonzero(~np.eye(k.shape[0], dtype=bool))
-    return _lifted_max_margin(k, v, pair, rival)[0] > MARGIN_FLOOR
+    return _lifted_max_margin(k, v, pair, rival) > MARGIN_FLOOR
 
 
 def linear_capacity(
