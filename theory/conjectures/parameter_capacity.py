@@ -21,7 +21,7 @@ then two halvings in log scale of the bracket above the last load stored (resolu
 only like ``d`` (the rival).
 
 What is claimed: slope 1, with a finite-size allowance measured per memory, and no log factor.
-The source's "up to log factors" would allow one log P factor, 0.16–0.19 of slope over these
+The source's "up to log factors" would allow one log P factor, 0.15–0.19 of slope over these
 ranges: a band that wide cannot resolve a quarter of the exponent (issue 10). The data do not
 need it here. Capacity per parameter does fall slowly with ``d``, for the trained linear memory
 and for the best one alike (the best ``W`` by a linear programme, 4 exploration draws: 0.336,
