@@ -26,11 +26,6 @@ STORED = stored_calibrations(LAWS)  # memlaws' own file and each plug-in's
 PENDING = {  # laws whose stored calibration is not yet fresh and sound: debt, named with why
     "K1": "holds in 1 of 100 standard repeats, inconclusive in 99 (integer capacities over "
     "d = 6–10 sit near the top of the claim's band: 32 seeds cannot show the interval inside it)",
-    "K4a": "near power 0%: the log-factor tolerance (about 0.28) exceeds the goal 0.25; one log "
-    "factor alone adds 0.19 of slope over P ∈ [64, 576] and about 1/ln P anywhere, so the goal "
-    "needs the source's log power (not read: abstract only), not more seeds",
-    "K4b": "near power 0%: the log-factor tolerance (about 0.27) exceeds the goal 0.25 (as K4a: "
-    "one log factor adds 0.16 over P ∈ [256, 1024])",
 }
 
 
