@@ -23,10 +23,7 @@ from memlaws.theory.registry import all_laws, get_law
 
 LAWS = all_laws()
 STORED = stored_calibrations(LAWS)  # memlaws' own file and each plug-in's
-PENDING = {  # laws whose stored calibration is not yet fresh and sound: debt, named with why
-    "K1": "holds in 1 of 100 standard repeats, inconclusive in 99 (integer capacities over "
-    "d = 6–10 sit near the top of the claim's band: 32 seeds cannot show the interval inside it)",
-}
+PENDING: dict[str, str] = {}  # laws whose stored calibration is not yet fresh and sound
 
 
 @pytest.mark.parametrize("law", LAWS, ids=[law.spec for law in LAWS])
