@@ -10,6 +10,7 @@ Shapes: ``R`` replicas (seeds), ``N`` tokens, ``M`` classes, ``d`` dimensions.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Sequence
 
 import torch
@@ -26,6 +27,7 @@ from memlaws.kernel.validation import (
 
 CHUNK_BYTES = 64 * 2**20  # memory for one chunk of raw input embeddings
 CACHE_BYTES = 256 * 2**20  # keep raw embeddings between the two passes below this size
+SCORE_KERNELS = ("auto", "torch", "triton")  # ways memory_scores may compute
 
 
 def class_sums(
@@ -48,9 +50,28 @@ def memory_matrix(
 
 
 def memory_scores(
-    weights: torch.Tensor, inputs: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor
+    weights: torch.Tensor,
+    inputs: torch.Tensor,
+    outputs: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    kernel: str = "auto",
 ) -> torch.Tensor:
-    """Scores ``s[r, x, y] = u_yᵀ W_q e_x`` in ``O(N·d·M)``; returns ``[R, N, M]``."""
+    """Scores ``s[r, x, y] = u_yᵀ W_q e_x`` in ``O(N·d·M)``; returns ``[R, N, M]``.
+
+    ``kernel``: ``"torch"`` (two batched products, the reference), ``"triton"`` (two passes over
+    the embeddings, ``memlaws.kernel.score_kernel``: float32 on a CUDA device), or ``"auto"``,
+    Triton where it can run (float32 CUDA tensors, Triton installed), else torch."""
+    choice("kernel", kernel, SCORE_KERNELS)
+    if kernel == "auto":
+        usable = inputs.is_cuda and inputs.dtype == torch.float32
+        kernel = "triton" if usable and importlib.util.find_spec("triton") else "torch"
+    if kernel == "triton":
+        if importlib.util.find_spec("triton") is None:
+            raise ValueError("kernel='triton' needs the triton package; use 'torch' or 'auto'")
+        from memlaws.kernel.score_kernel import triton_memory_scores
+
+        return triton_memory_scores(weights, inputs, outputs, targets)
     sums = class_sums(weights, inputs, targets, outputs.shape[-2])
     gram = outputs @ outputs.transpose(-1, -2)
     return inputs @ (sums @ gram)

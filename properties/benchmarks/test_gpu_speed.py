@@ -41,9 +41,11 @@ def _timed(function, repeats: int = 5) -> float:
     return best
 
 
-def test_score_kernel_bandwidth(benchmark):
+@pytest.mark.parametrize("kernel", ["torch", "triton"])
+def test_score_kernel_bandwidth(benchmark, kernel):
     """``memory_scores`` on N = 2²⁰ tokens at d = 1024 (4 GiB of embeddings) reads the
-    embeddings twice (class sums, then scores): bytes moved / time, against a plain copy."""
+    embeddings twice (class sums, then scores): bytes moved / time, against a plain copy; by
+    the torch reference and by the Triton kernel (``memlaws.kernel.score_kernel``)."""
     n_tokens, dim, n_classes = 2**20, 1024, 5
     p = zipf_probabilities(n_tokens, 2.0)
     generator = torch.Generator(device="cuda").manual_seed(0)
@@ -53,7 +55,7 @@ def test_score_kernel_bandwidth(benchmark):
     weights = power_weights(p, 1.0).cuda()
 
     def scores() -> None:
-        memory_scores(weights, inputs, outputs, targets)
+        memory_scores(weights, inputs, outputs, targets, kernel=kernel)
         torch.cuda.synchronize()  # else the benchmark times the launch alone (0.29 ms on an H100)
 
     benchmark.pedantic(scores, rounds=3, warmup_rounds=1)
