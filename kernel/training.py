@@ -31,7 +31,7 @@ import torch
 
 from memlaws.kernel.data import sample_tokens, zipf_probabilities
 from memlaws.kernel.memory import population_error, readout
-from memlaws.kernel.models import Batch, Dense, build_model, model_class
+from memlaws.kernel.models import Batch, Dense, Model, build_model, model_class
 from memlaws.kernel.optimizers import Optimizer, RowSet, adam_block_rows, row_sets
 from memlaws.kernel.setup import (
     TrainingResult,
@@ -50,6 +50,8 @@ SHARD_MIN_DIM = 200  # below, a step is small ops whose Python work one thread m
 DENSE_SHARD_MIN_DIM = 100
 ROW_SET_MAX_TOKENS_PER_ROW = 64  # row sets are formed in bulk when N ≤ this × B
 ONEHOT_CHUNK = 2**18  # one-hot targets are formed for this many entries' worth of steps at once
+GRAPH_STEPS = 32  # steps per captured CUDA graph (StepChunks)
+GRAPH_WARMUP_STEPS = 2  # steps run eagerly, on a side stream, before a graph is captured
 
 
 def train(
@@ -62,12 +64,17 @@ def train(
     dtype: torch.dtype = torch.float32,
     record_every: int = 0,
     return_params: bool = False,
+    graph_steps: int | None = None,
 ) -> TrainingResult:
     """Train ``setup`` for every seed × step size at once; population errors ``[S, L]``.
 
     A seed fixes the embeddings, ``W₀`` and the data (``memlaws.kernel.data.sample_tokens``);
     ``targets`` is ``f*`` (default ``x mod M``). ``record_every = k > 0`` also records the error
     every ``k`` steps (``TrainingResult.curves``); ``return_params`` returns the final parameters.
+    ``graph_steps = C > 0`` runs ``C`` steps at a time on static copies of their batches, captured
+    as one CUDA graph on a CUDA device (``GRAPH_STEPS`` there by default, where the setup allows:
+    ``StepChunks``); ``0`` runs step by step (the default on the CPU, where chunks only serve to
+    check, bit for bit, that they change no number).
     """
     if not isinstance(setup, TrainingSetup):
         raise ValueError(f"setup must be a TrainingSetup, got {type(setup).__name__}")
@@ -75,12 +82,21 @@ def train(
     lr_values = step_size_list("lrs", lrs)
     nonnegative_int("record_every", record_every)
     flag("return_params", return_params)
+    on_cpu = torch.device(device).type == "cpu"
+    if graph_steps is None:
+        graph_steps = GRAPH_STEPS if not on_cpu and graphable(setup) else 0
+    elif nonnegative_int("graph_steps", graph_steps) and not graphable(setup):
+        raise ValueError(
+            "graph_steps applies to a constant schedule and Adam without moments (betas (0, 0)) "
+            f"only; got schedule {setup.schedule!r}, betas {setup.betas!r}: use 0"
+        )
     labels = training_targets(setup, targets).to(device)
     n_seeds, n_lrs = len(seed_values), len(lr_values)
     shards = _shards(setup, n_seeds * n_lrs, device)
-    on_cpu = torch.device(device).type == "cpu"
     with intra_op_threads(1) if on_cpu else contextlib.nullcontext():
-        outcomes = _train_shards(setup, seed_values, lr_values, labels, shards, dtype, record_every)
+        outcomes = _train_shards(
+            setup, seed_values, lr_values, labels, shards, dtype, record_every, graph_steps
+        )
     curves = torch.cat([outcome.curve for outcome in outcomes])  # [R, len(steps) or 1]
     finite = torch.cat([outcome.finite for outcome in outcomes])
     final = {}
@@ -106,6 +122,7 @@ def _train_shards(
     shards: list[slice],
     dtype: torch.dtype,
     record_every: int,
+    graph_steps: int,
 ) -> list[_Replicas]:
     """Draw every replica's parameters and data (replica ``r = s·L + l``), then train each shard
     of replicas, side by side in threads when there are several."""
@@ -122,7 +139,15 @@ def _train_shards(
     def run(shard: slice) -> _Replicas:
         part = {name: value[shard] for name, value in params.items()}
         return _Replicas(
-            setup, part, tokens[shard], lr[shard], labels, probabilities, steps, block_rows
+            setup,
+            part,
+            tokens[shard],
+            lr[shard],
+            labels,
+            probabilities,
+            steps,
+            block_rows,
+            graph_steps,
         )
 
     if len(shards) == 1:
@@ -180,6 +205,7 @@ class _Replicas:
         probabilities: torch.Tensor,
         steps: list[int],
         block_rows: int,
+        graph_steps: int = 0,
     ) -> None:
         params = {name: value.contiguous() for name, value in params.items()}
         optimizer = Optimizer(setup, lr, block_rows)
@@ -194,9 +220,19 @@ class _Replicas:
 
         recorded = set(steps)
         curve = [error()] if steps else []
-        for t in range(setup.niter):
-            model.step(batches.at(t), setup.schedule_factor(t))
-            if (t + 1) in recorded:
+        chunks = StepChunks(model, batches, graph_steps) if graph_steps else None
+        t = 0
+        while t < setup.niter:
+            if chunks is not None and chunks.fits(t, setup.niter, recorded):
+                chunks.run(t)
+                t += graph_steps
+            elif chunks is not None:
+                chunks.step(t)
+                t += 1
+            else:
+                model.step(batches.at(t), setup.schedule_factor(t))
+                t += 1
+            if t in recorded:
                 curve.append(error())
         self.curve = torch.stack(curve if steps else [error()], dim=-1)
         self.params = model.parameters()
@@ -235,22 +271,101 @@ class _Batches:
             self.token_targets = self.onehot[labels]  # [N, M]
             self.weight = 1 / b
             self.chunk = max(1, ONEHOT_CHUNK // (n_replicas * b * setup.n_classes))
-            self.targets = self.onehot[:0]
+            self.targets, self.start = self.onehot[:0], -self.chunk
             self.n_tokens = n if distinct else 0
             self.set_chunk = max(1, ONEHOT_CHUNK // (n_replicas * n))
             self.sets: list[RowSet] = []
+            self.set_start = -self.set_chunk
 
     def at(self, t: int) -> Batch:
         """The batch of step ``t`` (steps are asked for in order)."""
         if self.folded:
             return Batch(None, self.all_targets, self.weights[t])
-        if t % self.chunk == 0:  # index_select: 4 times faster than indexing
-            tokens = self.batch_tokens[t : t + self.chunk]
-            targets = self.token_targets.index_select(0, tokens.flatten())
-            self.targets = targets.view(*tokens.shape, -1)
-        rows = self.batch_rows[t]
+        if not 0 <= t - self.start < self.chunk:  # index_select: 4 times faster than indexing
+            self.start = t
+            self.targets = self.targets_of(self.batch_tokens[t : t + self.chunk])
+        rows, targets = self.batch_rows[t], self.targets[t - self.start]
         if not self.n_tokens:
-            return Batch(rows, self.targets[t % self.chunk], self.weight)
-        if t % self.set_chunk == 0:
+            return Batch(rows, targets, self.weight)
+        if not 0 <= t - self.set_start < self.set_chunk:
+            self.set_start = t
             self.sets = row_sets(self.batch_rows[t : t + self.set_chunk], self.n_tokens)
-        return Batch(rows, self.targets[t % self.chunk], self.weight, self.sets[t % self.set_chunk])
+        return Batch(rows, targets, self.weight, self.sets[t - self.set_start])
+
+    def targets_of(self, tokens: torch.Tensor) -> torch.Tensor:
+        """One-hot targets ``[..., M]`` of ``tokens`` ``[...]``."""
+        return self.token_targets.index_select(0, tokens.flatten()).view(*tokens.shape, -1)
+
+
+def graphable(setup: TrainingSetup) -> bool:
+    """Whether ``setup``'s steps can be replayed from a captured graph: every step then does the
+    same ops with the same Python numbers (a constant schedule; Adam without the step-counted
+    bias corrections of its moments)."""
+    return setup.schedule == "constant" and setup.betas == (0.0, 0.0)
+
+
+class StepChunks:
+    """Runs ``count`` consecutive steps at a time on static copies of their batches: the
+    batches' tokens (or folded weights) are copied into buffers that every chunk reuses, and the
+    steps read them there. On a CUDA device the chunk's steps are captured once as a CUDA graph
+    (after ``GRAPH_WARMUP_STEPS`` eager steps on a side stream) and replayed: one launch for
+    ``count`` steps' kernels. On the CPU the steps run as written, which checks that the
+    static copies change no number."""
+
+    def __init__(self, model: Model, batches: _Batches, count: int) -> None:
+        self.model, self.batches, self.count = model, batches, count
+        self.factor = model.setup.schedule_factor(0)  # constant: see graphable
+        source = batches.weights if batches.folded else batches.batch_rows
+        self.device = source.device
+        if batches.folded:
+            self.weights = torch.empty_like(batches.weights[:count])
+        else:
+            self.rows = torch.empty_like(batches.batch_rows[:count])
+            self.tokens = torch.empty_like(batches.batch_tokens[:count])
+        self.graph: torch.cuda.CUDAGraph | None = None
+
+    def fits(self, t: int, niter: int, recorded: set[int]) -> bool:
+        """Whether steps ``t … t + count − 1`` can run as a chunk: all exist, the warm-up is
+        done on a CUDA device, and no error is recorded inside the chunk (at its end it may)."""
+        warm = self.device.type != "cuda" or t >= GRAPH_WARMUP_STEPS
+        inside = any(t < step < t + self.count for step in recorded)
+        return warm and t + self.count <= niter and not inside
+
+    def step(self, t: int) -> None:
+        """Step ``t`` alone, eagerly: on a CUDA device on a side stream, as a graph's warm-up
+        must be (lazily made state, such as a library's work space, is then not captured)."""
+        if self.device.type != "cuda":
+            self.model.step(self.batches.at(t), self.factor)
+            return
+        side = torch.cuda.Stream(self.device)
+        side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side):
+            self.model.step(self.batches.at(t), self.factor)
+        torch.cuda.current_stream(self.device).wait_stream(side)
+
+    def run(self, t: int) -> None:
+        """Steps ``t … t + count − 1``."""
+        chunk = slice(t, t + self.count)
+        if self.batches.folded:
+            self.weights.copy_(self.batches.weights[chunk])
+        else:
+            self.rows.copy_(self.batches.batch_rows[chunk])
+            self.tokens.copy_(self.batches.batch_tokens[chunk])
+        if self.device.type != "cuda":
+            self._steps()
+            return
+        if self.graph is None:
+            self.graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self.graph):
+                self._steps()
+        self.graph.replay()
+
+    def _steps(self) -> None:
+        batches = self.batches
+        if batches.folded:
+            for c in range(self.count):
+                self.model.step(Batch(None, batches.all_targets, self.weights[c]), self.factor)
+            return
+        targets = batches.targets_of(self.tokens)
+        for c in range(self.count):
+            self.model.step(Batch(self.rows[c], targets[c], batches.weight), self.factor)

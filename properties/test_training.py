@@ -204,6 +204,32 @@ def test_same_seed_same_numbers_and_errors_are_probabilities(setup, seed):
     assert torch.equal(first.curves[..., -1], first.errors)
 
 
+def _same_run(first, second) -> bool:
+    """Identical errors, curves and final parameters (a diverged run's NaNs included)."""
+    same = torch.equal(first.errors, second.errors)
+    if first.curves is not None:
+        same &= torch.equal(first.curves, second.curves)
+    for name, value in first.params.items():
+        same &= torch.allclose(value, second.params[name], rtol=0, atol=0, equal_nan=True)
+    return bool(same)
+
+
+@given(
+    setups(max_steps=12),
+    st.integers(0, 10**6),
+    st.integers(1, 6),
+    st.sampled_from([0, 1, 3, 5]),
+)
+def test_step_chunks_change_no_number(setup, seed, graph_steps, record_every):
+    """Steps run a chunk at a time on static copies of their batches (the path a CUDA graph
+    replays) give the step-by-step numbers bit for bit, records falling inside chunks or not."""
+    assume(training.graphable(setup))
+    options = {"record_every": record_every, "return_params": True}
+    plain = train(setup, seed, [0.5, 5.0], **options)
+    chunked = train(setup, seed, [0.5, 5.0], graph_steps=graph_steps, **options)
+    assert _same_run(plain, chunked)
+
+
 def test_final_parameters_have_the_documented_shapes():
     setup = TrainingSetup("learnable", "adam", 10, 4, 2, 2.0, 40, 8)
     params = train(setup, [0, 1], [0.1, 0.2, 0.3], return_params=True).params
@@ -281,6 +307,8 @@ BAD_INPUTS = [
     ("lrs", lambda: train(_setup(), 0, [])),
     ("seeds[0]", lambda: train(_setup(), [-1], 1.0)),
     ("record_every", lambda: train(_setup(), 0, 1.0, record_every=-1)),
+    ("graph_steps", lambda: train(_setup(), 0, 1.0, graph_steps=-1)),
+    ("graph_steps", lambda: train(_setup(schedule="cosine"), 0, 1.0, graph_steps=2)),
     ("targets", lambda: train(_setup(), 0, 1.0, targets=torch.zeros(9, dtype=torch.int64))),
     ("lr", lambda: train_reference(_setup(), 0, -1.0)),
     ("gamma", lambda: approximate_weights(zipf_probabilities(5, 1.0), 10, 0, 2, -1.0)),
@@ -369,6 +397,26 @@ def test_cuda_follows_the_cpu(model, optimizer, layernorm, init):
     for name, value in runs["cpu"].params.items():
         gap = float((runs["cuda"].params[name] - value).abs().max())
         assert gap <= RELATIVE_TOLERANCE * float(value.abs().max())
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("batch_size", [16, 256], ids=["gathered", "folded"])
+@pytest.mark.parametrize(("model", "optimizer", "layernorm", "init"), COMBINATIONS)
+def test_cuda_graphs_replay_the_eager_steps(model, optimizer, layernorm, init, batch_size):
+    """The default on CUDA (chunks of ``GRAPH_STEPS`` steps captured as CUDA graphs) against
+    the same steps launched one by one, with records inside and between chunks."""
+    setup = TrainingSetup(
+        model, optimizer, 100, 5, 64, 2.0, 200 * batch_size, batch_size, layernorm=layernorm,
+        init=init,
+    )  # fmt: skip
+    options = {"device": "cuda", "dtype": torch.float64, "record_every": 40, "return_params": True}
+    graphed = train(setup, [0, 1], [0.5, 2.0], **options)
+    eager = train(setup, [0, 1], [0.5, 2.0], graph_steps=0, **options)
+    assert torch.equal(graphed.curves, eager.curves)
+    for name, value in eager.params.items():  # scatter-adds on CUDA may sum in any order
+        gap = float((graphed.params[name] - value).nan_to_num().abs().max())
+        assert gap <= RELATIVE_TOLERANCE * float(value.nan_to_num().abs().max())
 
 
 def test_overflowing_runs_are_flagged_diverged():

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU checks in one go, for a session with a CUDA device (logs under $OUT, default ./device-logs):
 # the CPU/CUDA agreement tests, the paper's whole grid through `memlaws simulate --device cuda`
-# (timed), and the GPU benchmarks (grid runs per second, score kernel bandwidth).
+# (timed), a few groups with and without CUDA graphs, and the GPU benchmarks (grid runs per
+# second, score kernel bandwidth by the torch and the Triton kernels).
 set -uo pipefail
 OUT="${OUT:-device-logs}"
 mkdir -p "$OUT"
@@ -21,6 +22,28 @@ nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
 python -c "import torch; print(torch.__version__, torch.cuda.get_device_name())" > "$OUT/torch.txt" 2>&1
 python -m pytest -m gpu -q -p no:cacheprovider > "$OUT/agreement.log" 2>&1
 echo "agreement tests: exit $?" | tee "$OUT/summary.txt"
+python - > "$OUT/graphs.log" 2>&1 <<'PY'
+# whole 40-run groups with their steps replayed from CUDA graphs (the default) and launched one
+# by one (graph_steps=0): the B = 16 groups are launch-bound, and set the grid's time
+import json, time, torch
+from memlaws.kernel.setup import TrainingSetup
+from memlaws.kernel.training import train
+groups = [("matrix", "sgd", False, 10, 16, 10240), ("learnable", "adam", True, 100, 16, 10240),
+          ("exponential", "sgd", True, 50, 16, 10240), ("matrix", "adam", False, 1000, 16, 10240)]
+train(TrainingSetup("matrix", "sgd", 100, 5, 10, 2.0, 1024, 16), [0], [1.0], device="cuda")
+for model, optimizer, layernorm, dim, batch, ntrain in groups:
+    setup = TrainingSetup(model, optimizer, 100, 5, dim, 2.0, ntrain, batch, layernorm=layernorm)
+    timed = {}
+    for name, graph_steps in (("eager", 0), ("graphs", None)):
+        torch.cuda.synchronize(); start = time.perf_counter()
+        errors = train(setup, list(range(10)), [0.1, 1.0, 10.0, 100.0], device="cuda",
+                       graph_steps=graph_steps).errors
+        timed[name] = time.perf_counter() - start
+        timed[name + "_errors_sum"] = float(errors.sum())
+    print(json.dumps({"group": [model, optimizer, layernorm, dim, batch, ntrain], **timed,
+                      "speedup": timed["eager"] / timed["graphs"]}), flush=True)
+PY
+echo "graphs against eager steps: exit $?" | tee -a "$OUT/summary.txt"
 python - "$OUT" > "$OUT/grid.log" 2>&1 <<'PY'
 import json, sys, time
 from properties.benchmarks.grid_projection import PAPER_GRID
