@@ -12,9 +12,10 @@ first score, so the embeddings are read twice, each time once and in full rows:
 2. ``_scores_kernel``: program ``(r, row block)`` reads its rows once and forms all ``M`` scores
    against ``Kᵀ = G Sᵀ`` (``M × d``, formed by torch in between, small).
 
-Accumulation is in float32 in the order of the blocks, not cuBLAS's: scores agree with the
-reference to rounding (``properties/test_score_kernel.py``). Runs on CUDA tensors, or on CPU
-tensors under Triton's interpreter (``TRITON_INTERPRET=1``), which the tests use.
+Offsets are 64-bit (``R·N·d`` may pass 2³¹). Accumulation is in float32 in the order of the
+blocks, not cuBLAS's: scores agree with the reference to rounding
+(``properties/test_score_kernel.py``). Runs on CUDA tensors, or on CPU tensors under Triton's
+interpreter (``TRITON_INTERPRET=1``), which the tests use.
 """
 
 from __future__ import annotations
@@ -47,14 +48,14 @@ def _class_sums_kernel(
     block_rows: tl.constexpr,
     block_columns: tl.constexpr,
 ):
-    replica, column_block, split = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    replica, column_block, split = tl.program_id(0).to(tl.int64), tl.program_id(1), tl.program_id(2)
     columns = column_block * block_columns + tl.arange(0, block_columns)
     column_ok = columns < dim
     classes = tl.arange(0, classes_padded)
     sums = tl.zeros((classes_padded, block_columns), dtype=tl.float32)
     first = split * rows_per_split  # a multiple of block_rows, as rows_per_split is
     for offset in range(0, rows_per_split, block_rows):
-        rows = first + offset + tl.arange(0, block_rows)
+        rows = (first + offset + tl.arange(0, block_rows)).to(tl.int64)
         row_ok = rows < n_tokens
         q = tl.load(weights + replica * weights_replica_stride + rows, mask=row_ok, other=0.0)
         label = tl.load(targets + rows, mask=row_ok, other=-1)
@@ -87,8 +88,8 @@ def _scores_kernel(
     block_rows: tl.constexpr,
     block_columns: tl.constexpr,
 ):
-    replica, row_block = tl.program_id(0), tl.program_id(1)
-    rows = row_block * block_rows + tl.arange(0, block_rows)
+    replica, row_block = tl.program_id(0).to(tl.int64), tl.program_id(1)
+    rows = (row_block * block_rows + tl.arange(0, block_rows)).to(tl.int64)
     row_ok = rows < n_tokens
     classes = tl.arange(0, classes_padded)
     totals = tl.zeros((block_rows, classes_padded), dtype=tl.float32)
