@@ -15,6 +15,11 @@ d = 200–500). Not universal: the hidden-vector path (matrix SGD with layer nor
 final ``W`` differs between groups of 6 and of 3 replicas; a run's numbers are fixed by its
 group (``memlaws simulate`` always forms the same groups).
 
+On a CUDA device, steps run in chunks of ``GRAPH_STEPS`` captured once as a CUDA graph and
+replayed (``StepChunks``): a step at small ``d`` is a few dozen launches of tiny kernels, so
+launches, not the kernels, set its time; the chunked path changes no number (checked bit for bit
+on the CPU, where it runs without a graph).
+
 Errors are exact: the argmax of all ``N`` tokens' logits (layer norm, a positive rescaling,
 never changes it) against ``f*``, weighted by ``p``, ``O(N·d·M)`` once ``W U`` is known.
 """
