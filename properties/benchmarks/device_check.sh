@@ -5,10 +5,12 @@
 # second, score kernel bandwidth by the torch and the Triton kernels).
 set -uo pipefail
 OUT="${OUT:-device-logs}"
+# the device image's interpreter with torch is python3; a plain `python` may not exist there
+PYTHON="${PYTHON:-$(command -v python3 || command -v python)}"
 mkdir -p "$OUT"
 # memlaws.kernel and memlaws.theory are kernel/ and theory/ mapped by the installed package; on a
 # machine where it is not installed (no index to install from), a folder of links stands in.
-if ! python -c "import memlaws.kernel, memlaws.theory" 2>/dev/null; then
+if ! "$PYTHON" -c "import memlaws.kernel, memlaws.theory" 2>/dev/null; then
     links=$(mktemp -d)
     mkdir -p "$links/memlaws"
     ln -s "$PWD/kernel" "$links/memlaws/kernel"
@@ -17,12 +19,12 @@ if ! python -c "import memlaws.kernel, memlaws.theory" 2>/dev/null; then
 else
     export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 fi
-python -c "import memlaws.kernel, memlaws.theory, properties" || { echo "memlaws not importable" | tee "$OUT/summary.txt"; exit 1; }
+"$PYTHON" -c "import memlaws.kernel, memlaws.theory, properties" || { echo "memlaws not importable" | tee "$OUT/summary.txt"; exit 1; }
 nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
-python -c "import torch; print(torch.__version__, torch.cuda.get_device_name())" > "$OUT/torch.txt" 2>&1
-python -m pytest -m gpu -q -p no:cacheprovider > "$OUT/agreement.log" 2>&1
+"$PYTHON" -c "import torch; print(torch.__version__, torch.cuda.get_device_name())" > "$OUT/torch.txt" 2>&1
+"$PYTHON" -m pytest -m gpu -q -p no:cacheprovider > "$OUT/agreement.log" 2>&1
 echo "agreement tests: exit $?" | tee "$OUT/summary.txt"
-python - > "$OUT/graphs.log" 2>&1 <<'PY'
+"$PYTHON" - > "$OUT/graphs.log" 2>&1 <<'PY'
 # whole 40-run groups with their steps replayed from CUDA graphs (the default) and launched one
 # by one (graph_steps=0): the B = 16 groups are launch-bound, and set the grid's time
 import json, time, torch
@@ -44,7 +46,11 @@ for model, optimizer, layernorm, dim, batch, ntrain in groups:
                       "speedup": timed["eager"] / timed["graphs"]}), flush=True)
 PY
 echo "graphs against eager steps: exit $?" | tee -a "$OUT/summary.txt"
-python - "$OUT" > "$OUT/grid.log" 2>&1 <<'PY'
+"$PYTHON" -m pytest properties/benchmarks/test_gpu_speed.py -m gpu --benchmark-only \
+    -k bandwidth --benchmark-json="$OUT/bandwidth.json" -q -p no:cacheprovider > "$OUT/bandwidth.log" 2>&1
+echo "bandwidth benchmark: exit $?" | tee -a "$OUT/summary.txt"
+# the grid last, and bounded: the device's time is short (at 308 s before the graphs)
+timeout 480 "$PYTHON" - "$OUT" > "$OUT/grid.log" 2>&1 <<'PY'
 import json, sys, time
 from properties.benchmarks.grid_projection import PAPER_GRID
 from memlaws.theory.simulate import checked_grid, expand, simulate
@@ -55,6 +61,3 @@ with open(f"{sys.argv[1]}/grid.jsonl", "w") as out:
 print(json.dumps({"runs": len(runs), "seconds": time.perf_counter() - start}))
 PY
 echo "paper grid on cuda: exit $?, $(tail -1 "$OUT/grid.log")" | tee -a "$OUT/summary.txt"
-python -m pytest properties/benchmarks/test_gpu_speed.py -m gpu --benchmark-only \
-    -k bandwidth --benchmark-json="$OUT/bandwidth.json" -q -p no:cacheprovider > "$OUT/bandwidth.log" 2>&1
-echo "bandwidth benchmark: exit $?" | tee -a "$OUT/summary.txt"
