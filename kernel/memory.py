@@ -61,13 +61,18 @@ def memory_scores(
 
     ``kernel``: ``"torch"`` (two batched products, the reference), ``"triton"`` (two passes over
     the embeddings, ``memlaws.kernel.score_kernel``: float32 on a CUDA device), or ``"auto"``,
-    Triton where it can run (float32 CUDA tensors, Triton installed), else torch."""
+    Triton where it runs well (float32 CUDA tensors, at most ``MAX_CLASSES`` classes, Triton
+    installed), else torch."""
     choice("kernel", kernel, SCORE_KERNELS)
+    installed = importlib.util.find_spec("triton") is not None
     if kernel == "auto":
-        usable = inputs.is_cuda and inputs.dtype == torch.float32
-        kernel = "triton" if usable and importlib.util.find_spec("triton") else "torch"
+        kernel = "torch"
+        if installed and inputs.is_cuda and inputs.dtype == torch.float32:
+            from memlaws.kernel.score_kernel import MAX_CLASSES
+
+            kernel = "triton" if outputs.shape[-2] <= MAX_CLASSES else "torch"
     if kernel == "triton":
-        if importlib.util.find_spec("triton") is None:
+        if not installed:
             raise ValueError("kernel='triton' needs the triton package; use 'torch' or 'auto'")
         from memlaws.kernel.score_kernel import triton_memory_scores
 

@@ -5,6 +5,10 @@ its torch path is the reference and the path on the CPU. The scores
 ``s[r, x, y] = e_xᵀ S G`` need the class sums ``S`` (``d × M``) of all ``N`` tokens before the
 first score, so the embeddings are read twice, each time once and in full rows:
 
+Neither pass reduces inside its loop: products accumulate elementwise in a tile-shaped
+accumulator (``M'`` classes, ``M`` padded to a power of two, × rows × columns) that is summed
+once at the end, so the loops are loads and fused multiply-adds.
+
 1. ``_class_sums_kernel``: program ``(r, column block, split)`` accumulates
    ``Σ_x q(x)·1{f*(x)=y} e_x`` over its split's rows for every class ``y``, into a partial
    ``[R, splits, M, d]``; torch then sums the splits, always in the same order (no atomics: the
@@ -26,9 +30,12 @@ import torch
 import triton
 import triton.language as tl
 
-BLOCK_ROWS = 32  # embedding rows per tile
+SUM_ROWS = 8  # embedding rows per class-sum tile
+SCORE_ROWS = 16  # embedding rows per score program
 BLOCK_COLUMNS = 128  # embedding columns per tile (512 bytes of a row)
 SUM_PROGRAMS = 1024  # class-sum programs per call: several per multiprocessor
+SCORE_WARPS = 8  # the score program's accumulator, 16 × 8 × 128, over 256 threads
+MAX_CLASSES = 16  # above, the accumulators outgrow the registers: "auto" takes torch
 
 
 @triton.jit
@@ -48,11 +55,13 @@ def _class_sums_kernel(
     block_rows: tl.constexpr,
     block_columns: tl.constexpr,
 ):
-    replica, column_block, split = tl.program_id(0).to(tl.int64), tl.program_id(1), tl.program_id(2)
+    replica = tl.program_id(0).to(tl.int64)
+    column_block, split = tl.program_id(1), tl.program_id(2)
     columns = column_block * block_columns + tl.arange(0, block_columns)
     column_ok = columns < dim
     classes = tl.arange(0, classes_padded)
-    sums = tl.zeros((classes_padded, block_columns), dtype=tl.float32)
+    # products accumulate per (class, row of the tile, column); rows are summed once at the end
+    products = tl.zeros((classes_padded, block_rows, block_columns), dtype=tl.float32)
     first = split * rows_per_split  # a multiple of block_rows, as rows_per_split is
     for offset in range(0, rows_per_split, block_rows):
         rows = (first + offset + tl.arange(0, block_rows)).to(tl.int64)
@@ -64,9 +73,9 @@ def _class_sums_kernel(
             mask=row_ok[:, None] & column_ok[None, :],
             other=0.0,
         )
-        for y in tl.static_range(n_classes):
-            class_sum = tl.sum(tile * tl.where(label == y, q, 0.0)[:, None], axis=0)
-            sums += tl.where(classes[:, None] == y, class_sum[None, :], 0.0)
+        weighted = tl.where(classes[:, None] == label[None, :], q[None, :], 0.0)  # [M', rows]
+        products += weighted[:, :, None] * tile[None, :, :]
+    sums = tl.sum(products, axis=1)  # [M', columns]
     offsets = (replica * n_splits + split) * n_classes * dim
     tl.store(
         partial + offsets + classes[:, None] * dim + columns[None, :],
@@ -88,11 +97,13 @@ def _scores_kernel(
     block_rows: tl.constexpr,
     block_columns: tl.constexpr,
 ):
-    replica, row_block = tl.program_id(0).to(tl.int64), tl.program_id(1)
-    rows = (row_block * block_rows + tl.arange(0, block_rows)).to(tl.int64)
+    replica = tl.program_id(0).to(tl.int64)
+    rows = (tl.program_id(1) * block_rows + tl.arange(0, block_rows)).to(tl.int64)
     row_ok = rows < n_tokens
     classes = tl.arange(0, classes_padded)
-    totals = tl.zeros((block_rows, classes_padded), dtype=tl.float32)
+    class_ok = classes < n_classes
+    # products accumulate per (row, class, column); columns are summed once at the end
+    products = tl.zeros((block_rows, classes_padded, block_columns), dtype=tl.float32)
     for start in range(0, dim, block_columns):
         columns = start + tl.arange(0, block_columns)
         column_ok = columns < dim
@@ -101,16 +112,17 @@ def _scores_kernel(
             mask=row_ok[:, None] & column_ok[None, :],
             other=0.0,
         )
-        for y in tl.static_range(n_classes):
-            weights = tl.load(
-                kernel_t + (replica * n_classes + y) * dim + columns, mask=column_ok, other=0.0
-            )
-            score = tl.sum(tile * weights[None, :], axis=1)
-            totals += tl.where(classes[None, :] == y, score[:, None], 0.0)
+        kernel = tl.load(
+            kernel_t + (replica * n_classes + classes[:, None]) * dim + columns[None, :],
+            mask=class_ok[:, None] & column_ok[None, :],
+            other=0.0,
+        )  # [M', columns]: small, read from cache
+        products += tile[:, None, :] * kernel[None, :, :]
+    totals = tl.sum(products, axis=2)  # [rows, M']
     tl.store(
         scores + (replica * n_tokens + rows[:, None]) * n_classes + classes[None, :],
         totals,
-        mask=row_ok[:, None] & (classes[None, :] < n_classes),
+        mask=row_ok[:, None] & class_ok[None, :],
     )
 
 
@@ -151,21 +163,21 @@ def triton_memory_scores(
     padded = triton.next_power_of_2(n_classes)
 
     column_blocks = triton.cdiv(dim, BLOCK_COLUMNS)
-    row_blocks = triton.cdiv(n_tokens, BLOCK_ROWS)
+    row_blocks = triton.cdiv(n_tokens, SUM_ROWS)
     wanted = max(1, min(row_blocks, SUM_PROGRAMS // (n_replicas * column_blocks)))
-    rows_per_split = triton.cdiv(row_blocks, wanted) * BLOCK_ROWS
+    rows_per_split = triton.cdiv(row_blocks, wanted) * SUM_ROWS
     n_splits = triton.cdiv(n_tokens, rows_per_split)
     partial = torch.empty(n_replicas, n_splits, n_classes, dim, device=device)
     _class_sums_kernel[(n_replicas, column_blocks, n_splits)](
         rows, q, labels, partial, n_tokens, dim, rows_per_split, inputs_stride, n_tokens,
-        n_splits, n_classes, padded, BLOCK_ROWS, BLOCK_COLUMNS,
+        n_splits, n_classes, padded, SUM_ROWS, BLOCK_COLUMNS,
     )  # fmt: skip
     sums_t = partial.sum(1)  # Sᵀ, [R, M, d]
     gram = outs @ outs.transpose(1, 2)  # G = U Uᵀ, [R, M, M]
     kernel_t = (gram @ sums_t).contiguous()  # Kᵀ = G Sᵀ, [R, M, d]
     scores = torch.empty(n_replicas, n_tokens, n_classes, device=device)
-    _scores_kernel[(n_replicas, row_blocks)](
-        rows, kernel_t, scores, n_tokens, dim, inputs_stride, n_classes, padded, BLOCK_ROWS,
-        BLOCK_COLUMNS,
+    _scores_kernel[(n_replicas, triton.cdiv(n_tokens, SCORE_ROWS))](
+        rows, kernel_t, scores, n_tokens, dim, inputs_stride, n_classes, padded, SCORE_ROWS,
+        BLOCK_COLUMNS, num_warps=SCORE_WARPS,
     )  # fmt: skip
     return scores if batched else scores[0]

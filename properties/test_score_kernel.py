@@ -25,7 +25,7 @@ DEVICES = [
 needs_triton = pytest.mark.skipif(not HAS_TRITON, reason="needs the triton package")
 
 # (R or None for no replica axis on that argument, N, d, M): rows and columns off the blocks'
-# multiples, one class, a class count off a power of two, replicas on any one argument
+# multiples, one class, class counts off a power of two, replicas on any one argument
 SHAPES = [
     ((1, 1, 1), 300, 70, 5),
     ((3, 3, 3), 100, 129, 4),
@@ -33,6 +33,7 @@ SHAPES = [
     ((None, 2, None), 64, 256, 7),
     ((None, None, 2), 97, 200, 5),
     ((None, None, None), 1000, 64, 3),
+    ((2, 2, 2), 50, 40, 20),  # more classes than "auto" gives Triton: still right
 ]
 
 
