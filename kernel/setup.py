@@ -153,7 +153,9 @@ class TrainingResult:
     is the initialisation), empty without ``record_every``. ``params``: final ``E`` ``[S, L, N,
     d]``, ``W`` ``[S, L, d, d]`` (models with a memory), ``U`` ``[S, L, d, M]``, on the CPU,
     when asked for. ``diverged``: bool ``[S, L]``, whether a final parameter is not finite (the
-    run overflowed; its error is then the readout of non-finite scores, not a learned one)."""
+    run overflowed; its error is then the readout of non-finite scores, not a learned one).
+    ``checkpoints``: for each checkpoint step asked for, its ``(errors, diverged)``, shaped as
+    the final ones."""
 
     errors: torch.Tensor
     niter: int
@@ -161,6 +163,7 @@ class TrainingResult:
     steps: list[int] = field(default_factory=list)
     curves: torch.Tensor | None = None
     params: dict[str, torch.Tensor] = field(default_factory=dict)
+    checkpoints: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
 
 
 def initial_weights(

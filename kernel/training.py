@@ -45,7 +45,13 @@ from memlaws.kernel.setup import (
     recorded_steps,
     training_targets,
 )
-from memlaws.kernel.validation import flag, nonnegative_int, seed_list, step_size_list
+from memlaws.kernel.validation import (
+    flag,
+    int_in_range,
+    nonnegative_int,
+    seed_list,
+    step_size_list,
+)
 
 SHARD_THREADS = 2  # CPU threads that train disjoint sets of replicas at once
 SHARD_MIN_DIM = 200  # below, a step is small ops whose Python work one thread must do (the GIL)
@@ -70,6 +76,7 @@ def train(
     record_every: int = 0,
     return_params: bool = False,
     graph_steps: int | None = None,
+    checkpoints: Sequence[int] = (),
 ) -> TrainingResult:
     """Train ``setup`` for every seed × step size at once; population errors ``[S, L]``.
 
@@ -79,7 +86,10 @@ def train(
     ``graph_steps = C > 0`` runs ``C`` steps at a time on static copies of their batches, captured
     as one CUDA graph on a CUDA device (``GRAPH_STEPS`` there by default, where the setup allows:
     ``StepChunks``); ``0`` runs step by step (the default on the CPU, where chunks only serve to
-    check, bit for bit, that they change no number).
+    check, bit for bit, that they change no number). ``checkpoints``: steps ``t`` at which the
+    errors and divergence flags are also kept (``TrainingResult.checkpoints``): under a schedule
+    that does not depend on ``niter``, those of the same setup trained on ``T = t·B`` tokens,
+    whose sample is this one's first ``T`` tokens (``memlaws.kernel.data.sample_tokens``).
     """
     if not isinstance(setup, TrainingSetup):
         raise ValueError(f"setup must be a TrainingSetup, got {type(setup).__name__}")
@@ -87,6 +97,7 @@ def train(
     lr_values = step_size_list("lrs", lrs)
     nonnegative_int("record_every", record_every)
     flag("return_params", return_params)
+    stops = checkpoint_steps(checkpoints, setup.niter)
     on_cpu = torch.device(device).type == "cpu"
     if graph_steps is None:
         graph_steps = GRAPH_STEPS if not on_cpu and graphable(setup) else 0
@@ -100,7 +111,7 @@ def train(
     shards = _shards(setup, n_seeds * n_lrs, device)
     with intra_op_threads(1) if on_cpu else contextlib.nullcontext():
         outcomes = _train_shards(
-            setup, seed_values, lr_values, labels, shards, dtype, record_every, graph_steps
+            setup, seed_values, lr_values, labels, shards, dtype, record_every, graph_steps, stops
         )
     curves = torch.cat([outcome.curve for outcome in outcomes])  # [R, len(steps) or 1]
     finite = torch.cat([outcome.finite for outcome in outcomes])
@@ -116,6 +127,22 @@ def train(
         steps=recorded_steps(setup.niter, record_every),
         curves=curves.reshape(n_seeds, n_lrs, -1) if record_every else None,
         params=final,
+        checkpoints={
+            step: (
+                torch.cat([outcome.stops[k][0] for outcome in outcomes]).view(n_seeds, n_lrs),
+                ~torch.cat([outcome.stops[k][1] for outcome in outcomes]).view(n_seeds, n_lrs),
+            )
+            for k, step in enumerate(stops)
+        },
+    )
+
+
+def checkpoint_steps(checkpoints: object, niter: int) -> list[int]:
+    """``checkpoints`` as a sorted list of distinct steps, each an integer in ``[1, niter]``."""
+    if isinstance(checkpoints, (str, bytes)) or not hasattr(checkpoints, "__iter__"):
+        raise ValueError(f"checkpoints must be a sequence of steps, got {checkpoints!r}")
+    return sorted(
+        {int_in_range(f"checkpoints[{i}]", step, 1, niter) for i, step in enumerate(checkpoints)}
     )
 
 
@@ -128,6 +155,7 @@ def _train_shards(
     dtype: torch.dtype,
     record_every: int,
     graph_steps: int,
+    stops: list[int],
 ) -> list[_Replicas]:
     """Draw every replica's parameters and data (replica ``r = s·L + l``), then train each shard
     of replicas, side by side in threads when there are several."""
@@ -153,6 +181,7 @@ def _train_shards(
             steps,
             block_rows,
             graph_steps,
+            stops,
         )
 
     if len(shards) == 1:
@@ -198,7 +227,8 @@ def intra_op_threads(count: int) -> Iterator[None]:
 class _Replicas:
     """Train one set of replicas: ``curve`` holds their errors at the recorded steps, float64
     ``[R, len(steps)]`` (the final error alone, ``[R, 1]``, without recorded steps); ``params``
-    their final parameters; ``finite`` (bool ``[R]``, CPU) whether all of a replica's are."""
+    their final parameters; ``finite`` (bool ``[R]``, CPU) whether all of a replica's are;
+    ``stops``, the errors and ``finite`` at each checkpoint step."""
 
     def __init__(
         self,
@@ -211,6 +241,7 @@ class _Replicas:
         steps: list[int],
         block_rows: int,
         graph_steps: int = 0,
+        checkpoints: Sequence[int] = (),
     ) -> None:
         params = {name: value.contiguous() for name, value in params.items()}
         optimizer = Optimizer(setup, lr, block_rows)
@@ -223,12 +254,13 @@ class _Replicas:
         def error() -> torch.Tensor:
             return population_error(readout(model.scores()), labels, probabilities)
 
-        recorded = set(steps)
+        recorded, stops = set(steps), set(checkpoints)
         curve = [error()] if steps else []
+        self.stops: list[tuple[torch.Tensor, torch.Tensor]] = []
         chunks = StepChunks(model, batches, graph_steps) if graph_steps else None
         t = 0
         while t < setup.niter:
-            if chunks is not None and chunks.fits(t, setup.niter, recorded):
+            if chunks is not None and chunks.fits(t, setup.niter, recorded | stops):
                 chunks.run(t)
                 t += graph_steps
             elif chunks is not None:
@@ -239,10 +271,17 @@ class _Replicas:
                 t += 1
             if t in recorded:
                 curve.append(error())
+            if t in stops:
+                self.stops.append((error(), _finite(model.parameters())))
         self.curve = torch.stack(curve if steps else [error()], dim=-1)
         self.params = model.parameters()
-        finite = [value.isfinite().flatten(1).all(1) for value in self.params.values()]
-        self.finite = torch.stack(finite).all(0).cpu()
+        self.finite = _finite(self.params)
+
+
+def _finite(params: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Whether all of each replica's parameters are finite, bool ``[R]`` on the CPU."""
+    finite = [value.isfinite().flatten(1).all(1) for value in params.values()]
+    return torch.stack(finite).all(0).cpu()
 
 
 class _Batches:

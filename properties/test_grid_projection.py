@@ -8,7 +8,15 @@ import random
 
 import pytest
 
-from properties.benchmarks.grid_projection import kind, paper_groups, project, sample, work
+from properties.benchmarks.grid_projection import (
+    kind,
+    longest,
+    paper_families,
+    paper_groups,
+    project,
+    sample,
+    work,
+)
 
 GROUPS = paper_groups()
 SECONDS_PER_WORK = 1e-9
@@ -49,3 +57,13 @@ def test_matrix_adam_is_dense_work_whatever_the_spelling():
     assert kind(adam[0]) == "dense"
     assert kind(sgd[0]) == "light"
     assert work(adam) > 50 * work(sgd)
+
+
+def test_simulate_trains_the_grid_in_336_families_led_by_t_102400():
+    """Each family is a group at T = 1024, 10240 and 102400 sharing everything else: simulate
+    trains the longest, and the projection's units are those."""
+    families = paper_families()
+    assert len(families) == 336 and sum(len(family) for family in families) == len(GROUPS)
+    for family in families:
+        assert sorted(group[0]["ntrain"] for group in family) == [1024, 10240, 102400]
+        assert longest(family)[0]["ntrain"] == 102400

@@ -140,6 +140,39 @@ def test_resume_needs_out_and_a_readable_grid(tmp_path, capsys):
 SMALL = {"d": [4, 6], "N": 10, "ntrain": 32, "batch_size": 8, "seed": [0, 1]}  # 4 runs, 2 groups
 
 
+def _families_grid() -> list[dict]:
+    """Runs whose groups differ in ``ntrain`` (families of 3 across two batch sizes and both
+    models' kinds), plus two groups that must not join a family: other seeds, other step sizes."""
+    grid = {
+        "model": ["matrix", "learnable", "exponential"],
+        "optimizer": ["SGD", "Adam"],
+        "d": 6,
+        "N": 12,
+        "ntrain": [32, 64, 256],
+        "batch_size": [8, 16],
+        "layernorm": [False, True],
+        "seed": [0, 1],
+        "lr": [0.5, 20.0],
+    }
+    runs = simulate_module.expand(simulate_module.checked_grid(grid))
+    loners = {"model": "matrix", "optimizer": "SGD", "d": 6, "N": 12, "batch_size": 8}
+    loners = simulate_module.checked_grid(loners | {"ntrain": 512, "seed": [1, 2], "lr": 0.5})
+    others = simulate_module.checked_grid(SMALL | {"d": 6, "N": 12, "ntrain": 1024, "lr": 3.0})
+    return runs + simulate_module.expand(loners) + simulate_module.expand(others)
+
+
+def test_families_give_the_lines_of_group_by_group_training():
+    """Groups that differ only in ``ntrain`` train as one, the longest with checkpoints: the
+    lines are the same, bit for bit and in the same order, as one ``train`` call per group."""
+    all_groups = list(simulate_module.groups(_families_grid()))
+    families = simulate_module.families(all_groups)
+    assert sorted(len(family) for family in families) == [1, 1] + [3] * 24
+    together = list(simulate_module.lines_in_order(all_groups))
+    alone = [simulate_module.group_lines(group) for group in all_groups]
+    assert together == alone
+    assert any(line["diverged"] for lines in alone for line in lines)  # divergence is kept too
+
+
 def test_a_header_line_records_the_provenance(tmp_path):
     out = tmp_path / "runs.jsonl"
     grid = write_grid(tmp_path, SMALL)
@@ -242,14 +275,14 @@ def test_interrupted_sweep_ends_with_whole_lines_and_how_to_resume(tmp_path, cap
     out = tmp_path / "runs.jsonl"
     trained = []
 
-    def interrupted(group, device="cpu"):
+    def interrupted(family, device="cpu"):
         if len(trained) == 2:
             raise KeyboardInterrupt
-        trained.append(group)
-        return simulate_module_group_lines(group, device)
+        trained.append(family)
+        return simulate_module_family_lines(family, device)
 
-    simulate_module_group_lines = simulate_module.group_lines
-    monkeypatch.setattr(simulate_module, "group_lines", interrupted)
+    simulate_module_family_lines = simulate_module.family_lines
+    monkeypatch.setattr(simulate_module, "family_lines", interrupted)
     assert main(["simulate", grid, "--out", str(out)]) == 130
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"interrupted: 4 runs written to {out}; rerun with --resume to continue"

@@ -12,6 +12,7 @@ configurations was about 1e-8, most are below 1e-12.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import re
@@ -230,6 +231,22 @@ def test_step_chunks_change_no_number(setup, seed, graph_steps, record_every):
     assert _same_run(plain, chunked)
 
 
+@given(setups(max_steps=12), st.integers(0, 10**6), st.data())
+def test_checkpoints_are_the_runs_on_fewer_tokens(setup, seed, data):
+    """Under a schedule that does not depend on ``niter``, the errors and divergence at step
+    ``t`` are those of the same setup trained on the first ``t·B`` tokens, bit for bit."""
+    assume(setup.schedule != "cosine")
+    steps = [*data.draw(st.lists(st.integers(1, setup.niter), max_size=3)), setup.niter]
+    longer = train(setup, seed, [0.5, 50.0], checkpoints=steps)
+    assert sorted(longer.checkpoints) == sorted(set(steps))
+    assert longer.checkpoints[setup.niter][0].equal(longer.errors)
+    for step in steps:
+        shorter_setup = dataclasses.replace(setup, n_samples=step * setup.batch_size)
+        shorter = train(shorter_setup, seed, [0.5, 50.0])
+        errors, diverged = longer.checkpoints[step]
+        assert torch.equal(errors, shorter.errors) and torch.equal(diverged, shorter.diverged)
+
+
 def test_final_parameters_have_the_documented_shapes():
     setup = TrainingSetup("learnable", "adam", 10, 4, 2, 2.0, 40, 8)
     params = train(setup, [0, 1], [0.1, 0.2, 0.3], return_params=True).params
@@ -308,6 +325,8 @@ BAD_INPUTS = [
     ("seeds[0]", lambda: train(_setup(), [-1], 1.0)),
     ("record_every", lambda: train(_setup(), 0, 1.0, record_every=-1)),
     ("graph_steps", lambda: train(_setup(), 0, 1.0, graph_steps=-1)),
+    ("checkpoints[1]", lambda: train(_setup(), 0, 1.0, checkpoints=[2, 6])),
+    ("checkpoints", lambda: train(_setup(), 0, 1.0, checkpoints=3)),
     ("graph_steps", lambda: train(_setup(schedule="cosine"), 0, 1.0, graph_steps=2)),
     ("targets", lambda: train(_setup(), 0, 1.0, targets=torch.zeros(9, dtype=torch.int64))),
     ("lr", lambda: train_reference(_setup(), 0, -1.0)),

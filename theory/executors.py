@@ -1,14 +1,15 @@
-"""Where ``memlaws simulate`` trains its groups of runs: in this process one group after another
-(the default), or on a Dask distributed cluster, one task per group (``--scheduler ADDRESS`` for
-a running cluster, ``--workers N`` for a local one started for the sweep).
+"""Where ``memlaws simulate`` trains its groups of runs: in this process one family of groups
+after another (the default), or on a Dask distributed cluster, one task per family
+(``--scheduler ADDRESS`` for a running cluster, ``--workers N`` for a local one started for the
+sweep).
 
-The unit of work is a group either way (runs differing only in ``seed`` and ``lr``,
-``memlaws.theory.simulate.groups``), trained by one ``memlaws.kernel.training.train`` call, so the
-lines hold the
-same numbers whatever the executor; on a cluster they come in the order the groups finish. Only
-this process writes: a group's lines are appended and flushed as soon as its task completes, so
-a worker lost mid-sweep loses no line already written, and the scheduler reruns its unfinished
-task on another worker. A task whose workers die more than
+The unit of work is a family either way (groups of runs differing only in ``seed`` and ``lr``,
+``memlaws.theory.simulate.groups``, that differ only in ``ntrain``: ``families``), trained by
+one ``memlaws.kernel.training.train`` call, so the lines hold the same numbers whatever the
+executor; on a cluster they come in the order the families finish. Only this process writes: a
+family's lines are appended and flushed as soon as its task completes, so a worker lost
+mid-sweep loses no line already written, and the scheduler reruns its unfinished task on
+another worker. A task whose workers die more than
 ``distributed.scheduler.allowed-failures`` times (3 by default) fails the sweep with
 ``distributed.KilledWorker``. Workers of a remote cluster need memlaws installed.
 """
@@ -24,7 +25,16 @@ import torch
 
 from memlaws.kernel.validation import positive_int
 from memlaws.theory.progress import Progress
-from memlaws.theory.simulate import BATCHED, FIELDS, Run, group_lines, groups, simulate, write_lines
+from memlaws.theory.simulate import (
+    BATCHED,
+    FIELDS,
+    Run,
+    families,
+    family_lines,
+    groups,
+    simulate,
+    write_lines,
+)
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -38,11 +48,11 @@ MISSING_DISTRIBUTED = (
 )
 
 
-def train_group_task(group: list[Run], device: str) -> list[dict[str, Any]]:
-    """A cluster task: ``memlaws.theory.simulate.group_lines`` on one torch thread (a local
+def train_family_task(family: list[list[Run]], device: str) -> list[list[dict[str, Any]]]:
+    """A cluster task: ``memlaws.theory.simulate.family_lines`` on one torch thread (a local
     cluster runs a process per core)."""
     torch.set_num_threads(1)
-    return group_lines(group, device)
+    return family_lines(family, device)
 
 
 def simulate_on(
@@ -52,23 +62,29 @@ def simulate_on(
     device: str = "cpu",
     progress: Progress | None = None,
 ) -> None:
-    """Train ``runs`` on ``client``'s cluster, one task per group, writing each group's lines to
-    ``out`` as soon as its task completes. A group that raises cancels the rest and raises a
-    ``RuntimeError`` naming the group, chained to the worker's exception."""
+    """Train ``runs`` on ``client``'s cluster, one task per family of groups, writing each
+    family's lines to ``out`` as soon as its task completes. A family that raises cancels the
+    rest and raises a ``RuntimeError`` naming its runs' shared fields, chained to the worker's
+    exception."""
     from distributed import as_completed
 
-    tasks = {
-        client.submit(train_group_task, group, device, pure=False): group for group in groups(runs)
-    }
+    all_groups = list(groups(runs))
+    tasks = {}
+    for indices in families(all_groups):
+        family = [all_groups[i] for i in indices]
+        tasks[client.submit(train_family_task, family, device, pure=False)] = family
     for task in as_completed(tasks):
         try:
-            lines = task.result()
+            family_lines_done = task.result()
         except Exception as error:
             client.cancel(list(tasks))
-            shared = {name: tasks[task][0][name] for name in FIELDS if name not in BATCHED}
-            message = f"the group of runs {shared} failed on a Dask worker: {error!r}"
+            first = tasks[task][0][0]
+            shared = {name: first[name] for name in FIELDS if name not in (*BATCHED, "ntrain")}
+            ntrains = sorted(group[0]["ntrain"] for group in tasks[task])
+            message = f"the runs {shared} with ntrain {ntrains} failed on a Dask worker: {error!r}"
             raise RuntimeError(message) from error
-        write_lines(lines, out, progress)
+        for lines in family_lines_done:
+            write_lines(lines, out, progress)
 
 
 @contextmanager

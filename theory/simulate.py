@@ -214,16 +214,57 @@ def group_shape(group: list[Run]) -> tuple[TrainingSetup, int, int]:
 def group_lines(group: list[Run], device: str = "cpu") -> list[dict[str, Any]]:
     """Train one group (runs differing only in ``seed`` and ``lr``) in one ``train`` call; its
     lines, one per run in ``group`` order, keys in ``LINE`` order."""
-    seeds = sorted({run["seed"] for run in group})
-    lrs = sorted({run["lr"] for run in group})
-    result = train(setup_of(group[0]), seeds, lrs, device=device)
-    lines = []
-    for run in group:
-        index = seeds.index(run["seed"]), lrs.index(run["lr"])
-        error, diverged = float(result.errors[index]), bool(result.diverged[index])
-        line = {**run, "niter": result.niter, "error": error, "diverged": diverged}
-        lines.append({key: line[key] for key in LINE})
-    return lines
+    return family_lines([group], device)[0]
+
+
+def family_lines(family: list[list[Run]], device: str = "cpu") -> list[list[dict[str, Any]]]:
+    """Train a family of groups (``families``: they differ only in ``ntrain``) in one ``train``
+    call, the longest, whose checkpoints are the others' last steps: each group's lines, as
+    ``group_lines`` gives them."""
+    seeds = sorted({run["seed"] for run in family[0]})
+    lrs = sorted({run["lr"] for run in family[0]})
+    setups = [setup_of(group[0]) for group in family]
+    longest = max(setups, key=lambda setup: setup.niter)
+    result = train(longest, seeds, lrs, device=device, checkpoints=[s.niter for s in setups])
+    all_lines = []
+    for group, setup in zip(family, setups, strict=True):
+        errors, diverged = result.checkpoints[setup.niter]
+        lines = []
+        for run in group:
+            index = seeds.index(run["seed"]), lrs.index(run["lr"])
+            line = {**run, "niter": setup.niter, "error": float(errors[index])}
+            line["diverged"] = bool(diverged[index])
+            lines.append({key: line[key] for key in LINE})
+        all_lines.append(lines)
+    return all_lines
+
+
+def families(all_groups: list[list[Run]]) -> list[list[int]]:
+    """The groups (by index) that train as one: those that differ only in ``ntrain``, with the
+    same seeds and step sizes. Under the paper's constant schedule a run on ``T`` tokens is the
+    first ``T / B`` steps of one on more (its sample is the other's first ``T`` tokens), and
+    its error and divergence are the longer run's at that step: the same numbers, bit for bit.
+    Families in order of their first group."""
+    table: dict[tuple[Any, ...], list[int]] = {}
+    for index, group in enumerate(all_groups):
+        fields = tuple(group[0][f] for f in FIELDS if f not in (*BATCHED, "ntrain"))
+        sets = frozenset(r["seed"] for r in group), frozenset(r["lr"] for r in group)
+        table.setdefault((fields, *sets), []).append(index)
+    return list(table.values())
+
+
+def lines_in_order(all_groups: list[list[Run]], device: str = "cpu") -> Iterator[list[dict]]:
+    """Every group's lines in ``all_groups`` order; a family is trained when its first group
+    comes, and its other groups' lines wait there for their turn (so the output is the same
+    file as group by group)."""
+    family_of = {index: family for family in families(all_groups) for index in family}
+    waiting: dict[int, list[dict[str, Any]]] = {}
+    for index in range(len(all_groups)):
+        if index not in waiting:
+            family = family_of[index]
+            trained = family_lines([all_groups[i] for i in family], device)
+            waiting.update(zip(family, trained, strict=True))
+        yield waiting.pop(index)
 
 
 def write_line(record: Mapping[str, Any], out: TextIO) -> None:
@@ -250,9 +291,10 @@ def simulate(
     device: str = "cpu",
     progress: Progress | None = None,
 ) -> None:
-    """Train ``runs`` group by group, writing each group's lines to ``out`` when it finishes."""
-    for group in groups(runs):
-        write_lines(group_lines(group, device), out, progress)
+    """Train ``runs`` group by group, writing each group's lines to ``out`` when it finishes
+    (groups that differ only in ``ntrain`` train as one: ``families``)."""
+    for lines in lines_in_order(list(groups(runs)), device):
+        write_lines(lines, out, progress)
 
 
 def header_line(provenance: Mapping[str, Any], runs: int) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from memlaws.theory.simulate import (
     FIELDS,
     Run,
     expand,
+    families,
     group_shape,
     groups,
     header_line,
@@ -122,7 +123,11 @@ def _time_text(plan: Plan, device: str, workers: int | None) -> str:
 
     if not plan.groups:
         return "estimated time: none (nothing to train)"
-    seconds = sum(group_seconds(*group_shape(group)) for group in plan.groups)
+    trained = [  # a family of groups trains as its longest (memlaws.theory.simulate.families)
+        max((plan.groups[i] for i in family), key=lambda group: group[0]["ntrain"])
+        for family in families(plan.groups)
+    ]
+    seconds = sum(group_seconds(*group_shape(group)) for group in trained)
     if workers:
         seconds /= workers
     where = "on this CPU" if device == "cpu" else f"on a CPU (no model for {device})"
@@ -134,8 +139,12 @@ def _time_text(plan: Plan, device: str, workers: int | None) -> str:
 
 def describe(plan: Plan, grid_path: Path, out: Path | None) -> list[str]:
     """The plan in words: runs, groups, what ``out`` already holds."""
-    every = f"{_count(len(plan.runs), 'run')} in {_count(len(list(groups(plan.runs))), 'group')}"
-    lines = [f"{grid_path}: {every} (runs differing only in seed and lr train together)"]
+    all_groups = list(groups(plan.runs))
+    every = f"{_count(len(plan.runs), 'run')} in {_count(len(all_groups), 'group')}"
+    lines = [
+        f"{grid_path}: {every} (runs differing only in seed and lr train together; groups "
+        f"differing only in ntrain, as one: {_count(len(families(all_groups)), 'training')})"
+    ]
     if out is not None:
         held = len(plan.runs) - len(plan.todo)
         todo = f"{_count(len(plan.todo), 'run')} in {_count(len(plan.groups), 'group')}"

@@ -1,6 +1,12 @@
 """Projected time of the paper's whole 40,320-run grid on this machine, from a random sample of
-its 1008 groups (``python -m properties.benchmarks.grid_projection``; a quarter of an hour on a
-busy 2-core machine, a few minutes on an idle one).
+what ``memlaws simulate`` trains (``python -m properties.benchmarks.grid_projection``; a quarter
+of an hour on a busy 2-core machine, a few minutes on an idle one).
+
+Units: ``simulate`` trains the grid's 1008 groups (runs differing only in seed and step size) in
+336 families (``memlaws.theory.simulate.families``): the groups at ``T = 1024``, 10240 and
+102400 that share everything else train as one run of the longest, whose checkpoints give the
+others' lines. A unit is a family, stood for by its longest group (its work); it is timed as
+``simulate`` trains it (``family_lines``).
 
 Design: stratified random sampling without replacement. A group's time is about its number of
 steps ``T / B`` times a cost per step set by its kind (``dense``: a ``d × d`` memory updated in
@@ -9,8 +15,7 @@ norm; ``light``: the exponential model and the matrix model's rank-M SGD), its `
 batch. The strata are the groups by ``T``, batch (``B ≤ 64``, gathered rows; ``B ≥ 256``,
 folded into counts), band of ``d`` (≤ 100, 200–500, 1000) and kind; the cheap ``T = 1024``
 groups (at most 64 steps) by kind only: 26 strata of 10 to 196 groups. ``--per-stratum``
-groups of each (seeded) are trained with ``memlaws.kernel.training.train``, as ``memlaws simulate``
-trains them, and timed once each.
+units of each (seeded) are trained as ``memlaws simulate`` trains them, and timed once each.
 
 Estimator: the combined ratio estimate (Cochran, *Sampling Techniques*, §6.11) with an auxiliary
 ``x`` known for every group, ``work``: its steps times the multiply-adds of a step (products
@@ -45,7 +50,7 @@ from typing import Any
 import torch
 from scipy import stats
 
-from memlaws.theory.simulate import checked_grid, expand, group_lines, groups
+from memlaws.theory.simulate import checked_grid, expand, families, family_lines, groups
 
 PAPER_GRID = {
     "model": ["matrix", "learnable", "exponential"],
@@ -67,6 +72,17 @@ Key = tuple[int, str, str, str]
 def paper_groups() -> list[Group]:
     """The grid's 1008 groups (runs differing only in seed and step size), in simulate's order."""
     return list(groups(expand(checked_grid(PAPER_GRID))))
+
+
+def paper_families() -> list[list[Group]]:
+    """The grid's 336 families of groups that ``simulate`` trains as one (``families``)."""
+    all_groups = paper_groups()
+    return [[all_groups[i] for i in family] for family in families(all_groups)]
+
+
+def longest(family: list[Group]) -> Group:
+    """The group a family trains: the one with the most steps (its ``T`` is the largest)."""
+    return max(family, key=lambda group: group[0]["ntrain"])
 
 
 def _adam(run: dict[str, Any]) -> bool:
@@ -154,18 +170,21 @@ def project(
             "stratified": y_hat}  # fmt: skip
 
 
-def time_groups(drawn: dict[Key, list[Group]], lines: Path | None) -> dict[str, list[float]]:
-    """Train and time every drawn group; wall and CPU seconds in drawing order."""
+def time_units(
+    drawn: dict[Key, list[Group]], family_of: dict[int, list[Group]], lines: Path | None
+) -> dict[str, list[float]]:
+    """Train and time every drawn unit (a family, by its longest group, ``family_of`` keyed by
+    that group's ``id``); wall and CPU seconds in drawing order."""
     times: dict[str, list[float]] = {"wall": [], "cpu": []}
     out = lines.open("w") if lines else None
     for key, members in drawn.items():
         for group in members:
             start, cpu_start = time.perf_counter(), time.process_time()
-            trained = group_lines(group)
+            trained = family_lines(family_of[id(group)])
             times["wall"].append(time.perf_counter() - start)
             times["cpu"].append(time.process_time() - cpu_start)
             if out:
-                out.writelines(json.dumps(line) + "\n" for line in trained)
+                out.writelines(json.dumps(line) + "\n" for lines in trained for line in lines)
             run = group[0]
             print(
                 f"{key!s:46} {run['model']:11} {run['optimizer']:4} ln={run['layernorm']:d} "
@@ -180,20 +199,21 @@ def time_groups(drawn: dict[Key, list[Group]], lines: Path | None) -> dict[str, 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--per-stratum", type=int, default=2, help="groups timed per stratum")
+    parser.add_argument("--per-stratum", type=int, default=2, help="units timed per stratum")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample")
     parser.add_argument("--level", type=float, default=0.95, help="level of the interval")
     parser.add_argument("--lines", type=Path, help="also write the sampled runs' JSON lines here")
     parser.add_argument("--json", type=Path, help="write the times and projection here")
     parser.add_argument("--from", dest="source", type=Path, help="reuse the times of a --json")
     args = parser.parse_args(argv)
-    all_groups = paper_groups()
+    family_of = {id(longest(family)): family for family in paper_families()}
+    all_groups = [longest(family) for family in family_of.values()]
     drawn = sample(all_groups, args.per_stratum, args.seed)
     if args.source:
         saved = json.loads(args.source.read_text())
         times, load = saved["times"], saved["load"]
     else:
-        times, load = time_groups(drawn, args.lines), os.getloadavg()
+        times, load = time_units(drawn, family_of, args.lines), os.getloadavg()
     result = {"load": load, "threads": torch.get_num_threads(), "times": times}
     print(f"\nload average while timing: {load}; torch threads: {result['threads']}")
     for clock in ("wall", "cpu"):
@@ -202,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result[clock] = project(timed, all_groups, args.level)
     wall, cpu = result["wall"], result["cpu"]
     spent = sum(times["wall"]) / 60
-    print(f"timed: {len(times['wall'])} of {len(all_groups)} groups, {spent:.1f} min")
+    print(f"timed: {len(times['wall'])} of {len(all_groups)} families, {spent:.1f} min")
     print(
         f"whole grid, wall: {wall['seconds'] / 60:.1f} min, {args.level:.0%} interval "
         f"[{wall['low'] / 60:.1f}, {wall['high'] / 60:.1f}] (stratified total "
