@@ -269,10 +269,12 @@ class _Replicas:
             else:
                 model.step(batches.at(t), setup.schedule_factor(t))
                 t += 1
-            if t in recorded:
-                curve.append(error())
-            if t in stops:
-                self.stops.append((error(), _finite(model.parameters())))
+            if t in recorded or t in stops:
+                now = error()
+                if t in recorded:
+                    curve.append(now)
+                if t in stops:
+                    self.stops.append((now, _finite(model.parameters())))
         self.curve = torch.stack(curve if steps else [error()], dim=-1)
         self.params = model.parameters()
         self.finite = _finite(self.params)
@@ -322,7 +324,7 @@ class _Batches:
             self.set_start = -self.set_chunk
 
     def at(self, t: int) -> Batch:
-        """The batch of step ``t`` (steps are asked for in order)."""
+        """The batch of step ``t`` (steps are asked for in increasing order; they may skip)."""
         if self.folded:
             return Batch(None, self.all_targets, self.weights[t])
         if not 0 <= t - self.start < self.chunk:  # index_select: 4 times faster than indexing

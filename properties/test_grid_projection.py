@@ -8,9 +8,9 @@ import random
 
 import pytest
 
+from memlaws.theory.simulate import longest_group
 from properties.benchmarks.grid_projection import (
     kind,
-    longest,
     paper_families,
     paper_groups,
     project,
@@ -66,4 +66,4 @@ def test_simulate_trains_the_grid_in_336_families_led_by_t_102400():
     assert len(families) == 336 and sum(len(family) for family in families) == len(GROUPS)
     for family in families:
         assert sorted(group[0]["ntrain"] for group in family) == [1024, 10240, 102400]
-        assert longest(family)[0]["ntrain"] == 102400
+        assert longest_group(family)[0]["ntrain"] == 102400

@@ -224,7 +224,7 @@ def family_lines(family: list[list[Run]], device: str = "cpu") -> list[list[dict
     seeds = sorted({run["seed"] for run in family[0]})
     lrs = sorted({run["lr"] for run in family[0]})
     setups = [setup_of(group[0]) for group in family]
-    longest = max(setups, key=lambda setup: setup.niter)
+    longest = setup_of(longest_group(family)[0])
     result = train(longest, seeds, lrs, device=device, checkpoints=[s.niter for s in setups])
     all_lines = []
     for group, setup in zip(family, setups, strict=True):
@@ -251,6 +251,16 @@ def families(all_groups: list[list[Run]]) -> list[list[int]]:
         sets = frozenset(r["seed"] for r in group), frozenset(r["lr"] for r in group)
         table.setdefault((fields, *sets), []).append(index)
     return list(table.values())
+
+
+def family_groups(all_groups: list[list[Run]]) -> list[list[list[Run]]]:
+    """``families`` as lists of the groups themselves."""
+    return [[all_groups[i] for i in family] for family in families(all_groups)]
+
+
+def longest_group(family: list[list[Run]]) -> list[Run]:
+    """The group a family trains (the others are its checkpoints): the one with most tokens."""
+    return max(family, key=lambda group: group[0]["ntrain"])
 
 
 def lines_in_order(all_groups: list[list[Run]], device: str = "cpu") -> Iterator[list[dict]]:

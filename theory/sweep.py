@@ -21,9 +21,11 @@ from memlaws.theory.simulate import (
     Run,
     expand,
     families,
+    family_groups,
     group_shape,
     groups,
     header_line,
+    longest_group,
     not_yet_written,
     read_grid,
     read_written,
@@ -123,10 +125,7 @@ def _time_text(plan: Plan, device: str, workers: int | None) -> str:
 
     if not plan.groups:
         return "estimated time: none (nothing to train)"
-    trained = [  # a family of groups trains as its longest (memlaws.theory.simulate.families)
-        max((plan.groups[i] for i in family), key=lambda group: group[0]["ntrain"])
-        for family in families(plan.groups)
-    ]
+    trained = [longest_group(family) for family in family_groups(plan.groups)]
     seconds = sum(group_seconds(*group_shape(group)) for group in trained)
     if workers:
         seconds /= workers

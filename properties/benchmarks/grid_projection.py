@@ -50,7 +50,14 @@ from typing import Any
 import torch
 from scipy import stats
 
-from memlaws.theory.simulate import checked_grid, expand, families, family_lines, groups
+from memlaws.theory.simulate import (
+    checked_grid,
+    expand,
+    family_groups,
+    family_lines,
+    groups,
+    longest_group,
+)
 
 PAPER_GRID = {
     "model": ["matrix", "learnable", "exponential"],
@@ -76,13 +83,7 @@ def paper_groups() -> list[Group]:
 
 def paper_families() -> list[list[Group]]:
     """The grid's 336 families of groups that ``simulate`` trains as one (``families``)."""
-    all_groups = paper_groups()
-    return [[all_groups[i] for i in family] for family in families(all_groups)]
-
-
-def longest(family: list[Group]) -> Group:
-    """The group a family trains: the one with the most steps (its ``T`` is the largest)."""
-    return max(family, key=lambda group: group[0]["ntrain"])
+    return family_groups(paper_groups())
 
 
 def _adam(run: dict[str, Any]) -> bool:
@@ -206,8 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the times and projection here")
     parser.add_argument("--from", dest="source", type=Path, help="reuse the times of a --json")
     args = parser.parse_args(argv)
-    family_of = {id(longest(family)): family for family in paper_families()}
-    all_groups = [longest(family) for family in family_of.values()]
+    family_of = {id(longest_group(family)): family for family in paper_families()}
+    all_groups = [longest_group(family) for family in family_of.values()]
     drawn = sample(all_groups, args.per_stratum, args.seed)
     if args.source:
         saved = json.loads(args.source.read_text())
