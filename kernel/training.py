@@ -369,6 +369,7 @@ class StepChunks:
             self.rows = torch.empty_like(batches.batch_rows[:count])
             self.tokens = torch.empty_like(batches.batch_tokens[:count])
         self.graph: torch.cuda.CUDAGraph | None = None
+        self.side = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
 
     def fits(self, t: int, niter: int, recorded: set[int]) -> bool:
         """Whether steps ``t … t + count − 1`` can run as a chunk: all exist, the warm-up is
@@ -380,14 +381,13 @@ class StepChunks:
     def step(self, t: int) -> None:
         """Step ``t`` alone, eagerly: on a CUDA device on a side stream, as a graph's warm-up
         must be (lazily made state, such as a library's work space, is then not captured)."""
-        if self.device.type != "cuda":
+        if self.side is None:
             self.model.step(self.batches.at(t), self.factor)
             return
-        side = torch.cuda.Stream(self.device)
-        side.wait_stream(torch.cuda.current_stream(self.device))
-        with torch.cuda.stream(side):
+        self.side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(self.side):
             self.model.step(self.batches.at(t), self.factor)
-        torch.cuda.current_stream(self.device).wait_stream(side)
+        torch.cuda.current_stream(self.device).wait_stream(self.side)
 
     def run(self, t: int) -> None:
         """Steps ``t … t + count − 1``."""
