@@ -108,7 +108,7 @@ def train(
         )
     labels = training_targets(setup, targets).to(device)
     n_seeds, n_lrs = len(seed_values), len(lr_values)
-    shards = _shards(setup, n_seeds * n_lrs, device)
+    shards = replica_shards(setup, n_seeds * n_lrs, device)
     with intra_op_threads(1) if on_cpu else contextlib.nullcontext():
         outcomes = _train_shards(
             setup, seed_values, lr_values, labels, shards, dtype, record_every, graph_steps, stops
@@ -197,7 +197,9 @@ def _tokens(seeds: tuple[int, ...], n_tokens: int, alpha: float, n_samples: int)
     return torch.stack([sample_tokens(probabilities, n_samples, s) for s in seeds])
 
 
-def _shards(setup: TrainingSetup, n_replicas: int, device: str | torch.device) -> list[slice]:
+def replica_shards(
+    setup: TrainingSetup, n_replicas: int, device: str | torch.device
+) -> list[slice]:
     """Contiguous sets of replicas trained side by side on the CPU, one per thread torch may use
     (at most ``SHARD_THREADS``) when ``d ≥ SHARD_MIN_DIM``, or ``DENSE_SHARD_MIN_DIM`` for the
     ``Dense`` model; else one set. Replicas never

@@ -232,6 +232,33 @@ REFERENCE_SETUP = {
 }
 
 
+def test_the_time_estimate_counts_shards_and_rows_moved():
+    """A group trained in two shards side by side takes half its one-thread estimate; one below
+    the shards' dimension, all of it. Adam without moments moves only a batch's rows of E, so
+    its estimate does not grow with the rows it leaves alone (N)."""
+    from memlaws.kernel.setup import TrainingSetup
+    from memlaws.kernel.training import intra_op_threads
+
+    dense = TrainingSetup(**(REFERENCE_SETUP | {"dim": 1000}))
+    small = TrainingSetup(**(REFERENCE_SETUP | {"dim": 10}))
+    with intra_op_threads(2):
+        assert cost.group_seconds(dense, 10, 4, sharded=True) == pytest.approx(
+            cost.group_seconds(dense, 10, 4) / 2
+        )
+        assert cost.group_seconds(small, 10, 4, sharded=True) == cost.group_seconds(small, 10, 4)
+
+    def elements(**change) -> float:
+        fields = REFERENCE_SETUP | {"model": "exponential", "n_samples": 16} | change
+        return cost.time_features(TrainingSetup(**fields), 1, 1)[2]
+
+    checked = 4 * 100 * 100  # the final finiteness check: 4 passes per entry of the 100 rows
+    assert elements(n_tokens=200) - elements() == pytest.approx(checked)
+    moved = 6 * 100 * 100  # with weight decay Adam moves every row: 6 passes per entry
+    assert elements(n_tokens=200, weight_decay=0.1) - elements(weight_decay=0.1) == pytest.approx(
+        checked + moved
+    )
+
+
 def test_the_memory_estimate_grows_with_each_dimension():
     from memlaws.kernel.setup import TrainingSetup
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from memlaws.kernel.optimizers import CHUNK_ELEMENTS
 from memlaws.kernel.setup import TrainingSetup
+from memlaws.kernel.training import replica_shards
 
 FLOAT, INDEX, FLOAT64 = 4, 8, 8  # bytes per float32, int64 and float64 entry
 DRAW_ROWS = {"E": 1024, "W": 64}  # memlaws.kernel.streams.ROW_BLOCKS of the inputs and of W₀
@@ -35,15 +36,17 @@ DRAW_CACHE = 256 * 1024 * 64 * FLOAT  # memlaws.kernel.streams caches 256 blocks
 BASELINE_BYTES = 250 * 2**20  # RSS of a memlaws process with torch loaded (measured)
 
 # The time model: seconds per step (Python and dispatch), per multiply-add, per element pass,
-# per normal draw and per seeded generator (``time_features``). The last two were timed alone;
-# the first three fitted by least squares on 40 groups of the paper's grid (3 seeds × 4 step
-# sizes, every model and optimizer, with and without layer norm, d from 10 to 1000, B from 16 to
-# 1024), on the 2-core CPU of the CI machine with one torch thread: the estimate fell within
-# 0.3× to 1.7× of the best of two measured times. Large groups also pay for touching their
-# memory the first time (page faults, copies): ``TOUCH_SECONDS`` per byte of the estimated peak,
-# set from groups of 0.3 to 2 GB. Another machine, another torch or a GPU differs: the estimate
-# is rough.
-TIME_MODEL = (6.6e-5, 3.6e-11, 2.3e-10, 8.0e-9, 1.2e-5)
+# per normal draw and per seeded generator (``time_features``). The last two were timed alone.
+# The first three were refitted on 2026-12-01 (non-negative least squares on the relative error)
+# to the 24 families of the paper's grid that the grid projection times (seed 0: 10 seeds × 4
+# step sizes at T = 102400, with their checkpoints; every model and optimizer, with and without
+# layer norm, d from 10 to 1000, B from 16 to 1024), on the 2-core CPU of the CI machine with
+# one torch thread: the estimate fell within 0.34× to 1.38× of the measured times (the former
+# fit, from 40 groups of 3 seeds before the dense steps got faster, gave 0.47× to 1.87× there).
+# Large groups also pay for touching their memory the first time (page faults, copies):
+# ``TOUCH_SECONDS`` per byte of the estimated peak, set from groups of 0.3 to 2 GB. Another
+# machine, another torch or a GPU differs: the estimate is rough.
+TIME_MODEL = (9.2e-5, 2.3e-11, 1.7e-10, 8.0e-9, 1.2e-5)
 TOUCH_SECONDS = 0.5e-9
 
 
@@ -174,8 +177,12 @@ def _step_work(setup: TrainingSetup, shapes: Shapes) -> tuple[float, float]:
     n, k, d, m = shapes.tokens, shapes.rows, shapes.dim, shapes.classes
     learned = setup.model == "learnable"
     adam = setup.optimizer == "adam"
+    # Adam without moments or weight decay moves only the batch's rows of E on the CPU
+    # (memlaws.kernel.optimizers), at most k of them; otherwise all n
+    stateless = setup.betas == (0.0, 0.0) and not setup.weight_decay
+    moved = k if stateless else n
     if setup.model == "exponential":
-        macs, elements = 3 * k * d * m, 6 * k * d + (6 * n * d + 5 * d * m if adam else 0)
+        macs, elements = 3 * k * d * m, 6 * k * d + (6 * moved * d + 5 * d * m if adam else 0)
     elif setup.model == "matrix" and not adam and not setup.layernorm:
         macs, elements = 2 * k * d * m + d * m * m, 4 * k * m
     elif setup.layernorm:
@@ -183,7 +190,7 @@ def _step_work(setup: TrainingSetup, shapes: Shapes) -> tuple[float, float]:
     else:
         macs, elements = (2 + learned) * (d * d * m + k * d * m), 4 * k * m
     if adam and setup.model != "exponential":
-        elements += 5 * d * d + (6 * n * d if learned else 0)
+        elements += 5 * d * d + (6 * moved * d if learned else 0)
     return float(macs), float(elements)
 
 
@@ -218,11 +225,15 @@ def time_features(setup: TrainingSetup, seeds: int, lrs: int) -> tuple[float, ..
     )
 
 
-def group_seconds(setup: TrainingSetup, seeds: int, lrs: int) -> float:
-    """A rough time of ``train(setup, seeds, lrs)`` on one CPU process (``TIME_MODEL``)."""
+def group_seconds(setup: TrainingSetup, seeds: int, lrs: int, sharded: bool = False) -> float:
+    """A rough time of ``train(setup, seeds, lrs)`` on one CPU process (``TIME_MODEL``) with one
+    torch thread; with ``sharded``, with this process's threads: a group whose replicas train in
+    shards side by side (``memlaws.kernel.training.replica_shards``) takes the time over their
+    number."""
     features = time_features(setup, seeds, lrs)
     modelled = sum(cost * amount for cost, amount in zip(TIME_MODEL, features, strict=True))
-    return modelled + TOUCH_SECONDS * group_memory(setup, seeds, lrs)
+    seconds = modelled + TOUCH_SECONDS * group_memory(setup, seeds, lrs)
+    return seconds / len(replica_shards(setup, seeds * lrs, "cpu")) if sharded else seconds
 
 
 def readable_bytes(count: float) -> str:

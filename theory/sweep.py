@@ -126,13 +126,13 @@ def _time_text(plan: Plan, device: str, workers: int | None) -> str:
     if not plan.groups:
         return "estimated time: none (nothing to train)"
     trained = [longest_group(family) for family in family_groups(plan.groups)]
-    seconds = sum(group_seconds(*group_shape(group)) for group in trained)
+    seconds = sum(group_seconds(*group_shape(group), sharded=not workers) for group in trained)
     if workers:
         seconds /= workers
     where = "on this CPU" if device == "cpu" else f"on a CPU (no model for {device})"
     return (
         f"estimated time: about {readable_seconds(seconds)} {where} (rough: the cost model was "
-        "fitted on a 2-core CPU, within 0.3× to 1.7× there)"
+        "fitted on a 2-core CPU, within 0.34× to 1.38× there)"
     )
 
 
