@@ -13,9 +13,10 @@ steps ``T / B`` times a cost per step set by its kind (``dense``: a ``d × d`` m
 full each step, i.e. the learnable model and the matrix model under Adam or under SGD with layer
 norm; ``light``: the exponential model and the matrix model's rank-M SGD), its ``d`` and its
 batch. The strata are the groups by ``T``, batch (``B ≤ 64``, gathered rows; ``B ≥ 256``,
-folded into counts), band of ``d`` (≤ 100, 200–500, 1000) and kind; the cheap ``T = 1024``
-groups (at most 64 steps) by kind only: 26 strata of 10 to 196 groups. ``--per-stratum``
-units of each (seeded) are trained as ``memlaws simulate`` trains them, and timed once each.
+folded into counts), band of ``d`` (≤ 100, 200–500, 1000) and kind; ``T = 1024`` groups (at
+most 64 steps) by kind only. The paper grid's units all stand at ``T = 102400``: 12 strata of 10
+to 56 families. ``--per-stratum`` units of each (seeded) are trained as ``memlaws simulate``
+trains them, and timed once each.
 
 Estimator: the combined ratio estimate (Cochran, *Sampling Techniques*, §6.11) with an auxiliary
 ``x`` known for every group, ``work``: its steps times the multiply-adds of a step (products
