@@ -10,6 +10,7 @@ Shapes: ``R`` replicas (seeds), ``N`` tokens, ``M`` classes, ``d`` dimensions.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from collections.abc import Callable, Sequence
 
@@ -64,15 +65,14 @@ def memory_scores(
     Triton where it runs well (float32 CUDA tensors, at most ``MAX_CLASSES`` classes, Triton
     installed), else torch."""
     choice("kernel", kernel, SCORE_KERNELS)
-    installed = importlib.util.find_spec("triton") is not None
     if kernel == "auto":
         kernel = "torch"
-        if installed and inputs.is_cuda and inputs.dtype == torch.float32:
+        if inputs.is_cuda and inputs.dtype == torch.float32 and _triton_installed():
             from memlaws.kernel.score_kernel import MAX_CLASSES
 
             kernel = "triton" if outputs.shape[-2] <= MAX_CLASSES else "torch"
     if kernel == "triton":
-        if not installed:
+        if not _triton_installed():
             raise ValueError("kernel='triton' needs the triton package; use 'torch' or 'auto'")
         from memlaws.kernel.score_kernel import triton_memory_scores
 
@@ -80,6 +80,12 @@ def memory_scores(
     sums = class_sums(weights, inputs, targets, outputs.shape[-2])
     gram = outputs @ outputs.transpose(-1, -2)
     return inputs @ (sums @ gram)
+
+
+@functools.cache
+def _triton_installed() -> bool:
+    """Whether the triton package can be imported (looked up once: 25 µs a look-up)."""
+    return importlib.util.find_spec("triton") is not None
 
 
 def matrix_scores(
