@@ -156,10 +156,12 @@ def triton_memory_scores(
     )
     device = inputs.device
     rows = inputs.contiguous()
-    q = weights.to(device=device, dtype=torch.float32).expand(n_replicas, n_tokens).contiguous()
+    q = weights.to(device=device, dtype=torch.float32).contiguous()
     labels = targets.to(device=device, dtype=torch.int64).contiguous()
     outs = outputs.to(device=device, dtype=torch.float32).expand(n_replicas, n_classes, dim)
+    # a replica axis an argument lacks is read with stride 0: every replica shares that argument
     inputs_stride = n_tokens * dim if rows.ndim == 3 else 0
+    weights_stride = n_tokens if q.ndim == 2 else 0
     padded = triton.next_power_of_2(n_classes)
 
     column_blocks = triton.cdiv(dim, BLOCK_COLUMNS)
@@ -169,7 +171,7 @@ def triton_memory_scores(
     n_splits = triton.cdiv(n_tokens, rows_per_split)
     partial = torch.empty(n_replicas, n_splits, n_classes, dim, device=device)
     _class_sums_kernel[(n_replicas, column_blocks, n_splits)](
-        rows, q, labels, partial, n_tokens, dim, rows_per_split, inputs_stride, n_tokens,
+        rows, q, labels, partial, n_tokens, dim, rows_per_split, inputs_stride, weights_stride,
         n_splits, n_classes, padded, SUM_ROWS, BLOCK_COLUMNS,
     )  # fmt: skip
     sums_t = partial.sum(1)  # Sᵀ, [R, M, d]
