@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 import torch
 from hypothesis import settings
 
@@ -25,6 +26,19 @@ from memlaws.theory.profiles import PROFILE_TABLE, property_profile_name
 # Under pytest-xdist there is already a process per core: one torch thread each.
 if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that take a law run first, the costliest laws first (by their declared
+    ``seconds_per_seed``): a parallel run (``tox``: pytest-xdist) then starts its longest
+    tests early and ends on short ones, instead of waiting on one long test at the end."""
+    items.sort(key=lambda item: -_law_seconds_per_seed(item))
+
+
+def _law_seconds_per_seed(item: pytest.Item) -> float:
+    params = item.callspec.params if hasattr(item, "callspec") else {}
+    return float(getattr(params.get("law"), "seconds_per_seed", -1.0))
+
 
 PROFILE = property_profile_name()
 for _name, _profile in PROFILE_TABLE.items():
