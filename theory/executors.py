@@ -29,7 +29,7 @@ from memlaws.theory.simulate import (
     BATCHED,
     FIELDS,
     Run,
-    families,
+    family_groups,
     family_lines,
     groups,
     simulate,
@@ -68,11 +68,10 @@ def simulate_on(
     exception."""
     from distributed import as_completed
 
-    all_groups = list(groups(runs))
-    tasks = {}
-    for indices in families(all_groups):
-        family = [all_groups[i] for i in indices]
-        tasks[client.submit(train_family_task, family, device, pure=False)] = family
+    tasks = {
+        client.submit(train_family_task, family, device, pure=False): family
+        for family in family_groups(list(groups(runs)))
+    }
     for task in as_completed(tasks):
         try:
             family_lines_done = task.result()
