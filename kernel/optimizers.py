@@ -28,6 +28,14 @@ def adam_block_rows(setup: TrainingSetup, n_replicas: int, device: str | torch.d
     return max(1, CHUNK_ELEMENTS // (n_replicas * setup.dim))
 
 
+def moves_distinct_rows(setup: TrainingSetup, device: str | torch.device) -> bool:
+    """Whether ``Optimizer.update_rows`` moves only a batch's distinct rows of embeddings under
+    Adam: without moments or weight decay, on the CPU (elsewhere Adam forms the dense gradient;
+    SGD always moves the rows given)."""
+    stateless = setup.betas == (0.0, 0.0) and not setup.weight_decay
+    return setup.optimizer == "adam" and stateless and torch.device(device).type == "cpu"
+
+
 class RowSet(NamedTuple):
     """The distinct flat rows ``[U]`` (sorted) of a batch's rows ``[R, K]`` into embeddings
     ``[R, N, d]`` viewed as ``[R·N, d]``, each batch row's index among them (``inverse``,
@@ -75,12 +83,6 @@ class Optimizer:
     def tick(self) -> None:
         """Start a step (Adam's bias corrections count steps)."""
         self.count += 1
-
-    def moves_distinct_rows(self, device: torch.device) -> bool:
-        """Whether ``update_rows`` moves a batch's distinct rows only under Adam: without
-        moments or weight decay, on the CPU."""
-        stateless = self.setup.betas == (0.0, 0.0) and not self.setup.weight_decay
-        return self.setup.optimizer == "adam" and stateless and device.type == "cpu"
 
     def step_size(self, name: str, factor: float) -> torch.Tensor:
         """Per-replica step of parameter ``name`` at schedule factor ``factor``, ``[R, 1, 1]``."""
@@ -154,7 +156,7 @@ class Optimizer:
                 param.mul_(1 - step * self.setup.weight_decay)
             flat.index_add_(0, rows.flatten(), (grad_rows * step).flatten(0, 1), alpha=-1)
             return
-        if self.moves_distinct_rows(param.device):
+        if moves_distinct_rows(self.setup, param.device):
             found = row_set(rows, param.shape[1]) if distinct is None else distinct
             self._adam_rows(name, param, found, grad_rows, factor)
             return

@@ -37,7 +37,13 @@ import torch
 from memlaws.kernel.data import sample_tokens, zipf_probabilities
 from memlaws.kernel.memory import population_error, readout
 from memlaws.kernel.models import Batch, Dense, Model, build_model, model_class
-from memlaws.kernel.optimizers import Optimizer, RowSet, adam_block_rows, row_sets
+from memlaws.kernel.optimizers import (
+    Optimizer,
+    RowSet,
+    adam_block_rows,
+    moves_distinct_rows,
+    row_sets,
+)
 from memlaws.kernel.setup import (
     TrainingResult,
     TrainingSetup,
@@ -250,7 +256,7 @@ class _Replicas:
         model = build_model(setup, params, optimizer)
         # a step's row set costs O(R·N) formed in bulk, against torch.unique's O(R·B) per step
         small = setup.n_tokens <= ROW_SET_MAX_TOKENS_PER_ROW * setup.batch_size
-        distinct = small and "E" in setup.learned and optimizer.moves_distinct_rows(tokens.device)
+        distinct = small and "E" in setup.learned and moves_distinct_rows(setup, tokens.device)
         batches = _Batches(setup, tokens, labels, params["E"].dtype, distinct)
 
         def error() -> torch.Tensor:

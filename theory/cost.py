@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from memlaws.kernel.optimizers import CHUNK_ELEMENTS
+from memlaws.kernel.optimizers import CHUNK_ELEMENTS, moves_distinct_rows
 from memlaws.kernel.setup import TrainingSetup
 from memlaws.kernel.training import replica_shards
 
@@ -177,10 +177,9 @@ def _step_work(setup: TrainingSetup, shapes: Shapes) -> tuple[float, float]:
     n, k, d, m = shapes.tokens, shapes.rows, shapes.dim, shapes.classes
     learned = setup.model == "learnable"
     adam = setup.optimizer == "adam"
-    # Adam without moments or weight decay moves only the batch's rows of E on the CPU
-    # (memlaws.kernel.optimizers), at most k of them; otherwise all n
-    stateless = setup.betas == (0.0, 0.0) and not setup.weight_decay
-    moved = k if stateless else n
+    # Adam without moments or weight decay moves only the batch's rows of E on the CPU, at most
+    # k of them; otherwise all n
+    moved = k if moves_distinct_rows(setup, "cpu") else n
     if setup.model == "exponential":
         macs, elements = 3 * k * d * m, 6 * k * d + (6 * moved * d + 5 * d * m if adam else 0)
     elif setup.model == "matrix" and not adam and not setup.layernorm:
