@@ -9,7 +9,9 @@
   configuration.
 
 Each law's property (``memlaws.theory.checks``) draws the profile's ``law_examples``
-configurations: a law check costs seconds, a kernel property milliseconds.
+configurations, fewer where their first looks would cost more than the profile's
+``law_property_seconds`` of the law's declared cost (under ``ci``: K1 gets one): a law check
+costs seconds, a kernel property milliseconds.
 """
 
 from __future__ import annotations

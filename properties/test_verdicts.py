@@ -13,7 +13,14 @@ import pytest
 
 from memlaws.kernel import expected_memoriser_error, zipf_probabilities
 from memlaws.theory.law import RESOLUTION_FLOOR, Law, Measurement, Parameter, Prediction
-from memlaws.theory.profiles import SEED_SPACES, draws, seed_block, stage_sizes, tuning_seeds
+from memlaws.theory.profiles import (
+    PROFILE_TABLE,
+    SEED_SPACES,
+    draws,
+    seed_block,
+    stage_sizes,
+    tuning_seeds,
+)
 from memlaws.theory.registry import all_laws, get_law
 from memlaws.theory.shapes import allocation_exponent
 from memlaws.theory.statistics import loglog_slopes
@@ -110,6 +117,17 @@ def test_looks_spend_at_most_the_stated_error_rate():
 def test_stages_grow_fourfold_within_the_profile_budget():
     assert stage_sizes("standard") == [32, 128, 512]
     assert stage_sizes("quick") == [16, 64, 256]
+
+
+def test_a_law_property_has_as_many_examples_as_its_budget_allows():
+    ci = PROFILE_TABLE["ci"]  # 16 seeds a first look, 2 examples, 40 declared seconds
+    assert ci.law_property_examples(1.2) == 2  # 19.2 s a first look: two fit
+    assert ci.law_property_examples(1.3) == 1  # 20.8 s: one fits
+    assert ci.law_property_examples(60.0) == 1  # none fits: still one
+    assert ci.law_property_examples(0.0) == 2
+    assert PROFILE_TABLE["standard"].law_property_examples(60.0) == 12  # no budget set
+    assert ci.law_property_examples(get_law("K1").seconds_per_seed) == 1
+    assert ci.law_property_examples(get_law("K4b").seconds_per_seed) == 2
 
 
 def test_seed_spaces_are_disjoint_by_construction():

@@ -219,7 +219,8 @@ def law_property(
     report. ``examples`` and ``shrink`` default to the ``MEMLAWS_PROFILE`` profile's."""
     name = property_profile_name()
     chosen = profile(name)
-    examples = chosen.law_examples if examples is None else examples
+    if examples is None:
+        examples = chosen.law_property_examples(law.seconds_per_seed)
     shrink = chosen.shrink if shrink is None else shrink
 
     @hypothesis_settings(chosen, examples, shrink)

@@ -19,6 +19,7 @@ A law that averages several draws per seed (``draws(seeds, k)``) maps seed ``s``
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -47,17 +48,29 @@ class Profile:
     """One row of the profile table. The report's checks: the seeds of a first look, the largest
     number of seeds stages may reach, and the declared seconds (on 2 CPU cores) that one stage
     may cost. The Hypothesis suite (``MEMLAWS_PROFILE``): ``examples`` per property, of which
-    ``law_examples`` for a law's property over its domain (a law check costs seconds), and
-    whether a failing example is ``shrink``-ed to the smallest (each shrink step is a full
-    simulation; the ``ci`` profile is also derandomized). The paper's figures: ``figures``."""
+    ``law_examples`` for a law's property over its domain (a law check costs seconds), as many
+    as fit in ``law_property_seconds`` of the law's declared cost (at least one:
+    ``law_property_examples``), and whether a failing example is ``shrink``-ed to the smallest
+    (each shrink step is a full simulation; the ``ci`` profile is also derandomized). The
+    paper's figures: ``figures``."""
 
     seeds: int
     max_seeds: int
     stage_seconds: float
     examples: int
     law_examples: int
+    law_property_seconds: float
     shrink: bool
     figures: FigureBudget
+
+    def law_property_examples(self, seconds_per_seed: float) -> int:
+        """Examples of a law's property: ``law_examples``, fewer where that many first looks
+        (``seeds`` each, at the law's declared ``seconds_per_seed``) would cost more than
+        ``law_property_seconds``, and never fewer than one."""
+        first_look = self.seeds * seconds_per_seed
+        if first_look <= 0 or math.isinf(self.law_property_seconds):
+            return self.law_examples
+        return max(1, min(self.law_examples, int(self.law_property_seconds // first_look)))
 
     @property
     def derandomize(self) -> bool:
@@ -72,6 +85,7 @@ PROFILE_TABLE = {
         stage_seconds=3.0,
         examples=25,
         law_examples=2,
+        law_property_seconds=40.0,  # two examples of every law but K1 (25.6 s a first look)
         shrink=False,
         figures=FigureBudget(
             seeds=2,
@@ -89,6 +103,7 @@ PROFILE_TABLE = {
         stage_seconds=10.0,
         examples=100,
         law_examples=6,
+        law_property_seconds=math.inf,
         shrink=True,
         figures=FigureBudget(
             seeds=8,
@@ -106,6 +121,7 @@ PROFILE_TABLE = {
         stage_seconds=30.0,
         examples=200,
         law_examples=12,
+        law_property_seconds=math.inf,
         shrink=True,
         figures=FigureBudget(
             seeds=32,
@@ -123,6 +139,7 @@ PROFILE_TABLE = {
         stage_seconds=120.0,
         examples=500,
         law_examples=30,
+        law_property_seconds=math.inf,
         shrink=True,
         figures=FigureBudget(
             seeds=100,
