@@ -4,6 +4,7 @@ grids refused before any run starts."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -11,13 +12,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from memlaws.kernel.setup import TrainingSetup
 from memlaws.kernel.training import train
+from memlaws.theory import progress as progress_module
 from memlaws.theory import simulate as simulate_module
 from memlaws.theory.cli import main
+from memlaws.theory.progress import Progress
 from memlaws.theory.simulate import HEADER, LINE
 
 GRID = {
@@ -63,7 +67,22 @@ def test_one_line_per_run_with_the_trainer_numbers(tmp_path, capsys):
     setup = TrainingSetup("exponential", "adam", 20, 5, 6, 2.0, 128, line["batch_size"])
     expected = train(setup, [line["seed"]], [line["lr"]]).errors
     assert line["error"] == float(expected[0, 0])  # batching seeds and lrs changes nothing
-    assert f"{N_RUNS}/{N_RUNS}" in capsys.readouterr().err
+    progress = capsys.readouterr().err.splitlines()
+    assert f"{N_RUNS}/{N_RUNS}" in progress[-1] and "left)" not in progress[-1]
+    assert all("left)" in line for line in progress[:-1])  # the cost model's time left
+
+
+def test_the_time_left_scales_the_elapsed_time_by_the_expected_costs(monkeypatch):
+    clock = iter([100.0, 110.0, 130.0, 160.0])  # the start, then one reading per item
+    monkeypatch.setattr(progress_module, "time", SimpleNamespace(perf_counter=lambda: next(clock)))
+    stream = io.StringIO()
+    bar = Progress(3, "simulate", stream, expected={"a": 1.0, "b": 3.0, "c": 6.0})
+    for item in ("a", "b", "c"):
+        bar.advance(item, key=item)
+    first, second, last = stream.getvalue().splitlines()
+    assert "10.0s (about 2 min left) a" in first  # 10 s for 1 of 10: 9 × 10 s to go
+    assert "30.0s (about 45 s left) b" in second  # 30 s for 4 of 10: 6/4 × 30 s
+    assert "60.0s c" in last  # done: nothing left
 
 
 def test_runs_differing_only_in_seed_and_lr_train_together(tmp_path, monkeypatch):

@@ -291,7 +291,8 @@ def write_lines(lines: list[dict[str, Any]], out: TextIO, progress: Progress | N
         write_line(line, out)
         if progress is not None:
             progress.advance(
-                f"{line['model']} {line['optimizer']} d={line['d']} error {line['error']:.4f}"
+                f"{line['model']} {line['optimizer']} d={line['d']} error {line['error']:.4f}",
+                key=run_key(line),
             )
 
 

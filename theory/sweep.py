@@ -29,6 +29,7 @@ from memlaws.theory.simulate import (
     not_yet_written,
     read_grid,
     read_written,
+    run_key,
     setup_of,
     write_line,
 )
@@ -120,13 +121,26 @@ def _memory_check(plan: Plan, device: str, workers: int | None, scheduler: str |
     return f"estimated peak memory: {readable_bytes(need)} ({largest_text}); {available}"
 
 
+def expected_seconds(plan: Plan, workers: int | None) -> dict[tuple, float]:
+    """The cost model's seconds of each run to train, by ``run_key``: its family's ``train``
+    call (``memlaws.theory.cost.group_seconds``; sharded in this process, one thread per
+    worker with ``workers``) shared equally by the family's runs."""
+    from memlaws.theory.cost import group_seconds
+
+    expected = {}
+    for family in family_groups(plan.groups):
+        seconds = group_seconds(*group_shape(longest_group(family)), sharded=not workers)
+        runs = [run for group in family for run in group]
+        expected |= {run_key(run): seconds / len(runs) for run in runs}
+    return expected
+
+
 def _time_text(plan: Plan, device: str, workers: int | None) -> str:
-    from memlaws.theory.cost import group_seconds, readable_seconds
+    from memlaws.theory.cost import readable_seconds
 
     if not plan.groups:
         return "estimated time: none (nothing to train)"
-    trained = [longest_group(family) for family in family_groups(plan.groups)]
-    seconds = sum(group_seconds(*group_shape(group), sharded=not workers) for group in trained)
+    seconds = sum(expected_seconds(plan, workers).values())
     if workers:
         seconds /= workers
     where = "on this CPU" if device == "cpu" else f"on a CPU (no model for {device})"
@@ -199,10 +213,11 @@ def _train(
     if not chosen.todo:
         return 0
     counted = _Counter(sys.stdout)
+    expected = expected_seconds(chosen, workers)  # the bar's time left
     try:
         with (
             executor(scheduler, workers) as train_runs,
-            Progress(len(chosen.todo), "simulate") as bar,
+            Progress(len(chosen.todo), "simulate", expected=expected) as bar,
         ):
             if out is None:
                 write_line(header, sys.stdout)
