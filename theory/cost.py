@@ -5,26 +5,33 @@ per-step cost model fitted on a 2-core CPU.
 
 A group of ``R = S·L`` replicas (``S`` seeds × ``L`` step sizes) holds, in float32 unless said:
 
-- the per-seed draws kept by ``train`` (``E`` ``[S, N, d]``, ``W₀`` ``[S, d, d]``, ``U``
-  ``[S, d, M]``) and the replicas' parameters (the same with ``R``); while ``W₀`` is drawn, the
-  generator's 64-row blocks, their stack and its scaled copy (about ``3·S·d²``);
-- the tokens, int64: the sample ``[R, T]``, each step's rows and targets (``2·R·T``); with
-  ``B > N`` the folded per-token counts and weights ``[T/B, R, N]`` (twice);
+- the per-seed draws (``E`` ``[S, N, d]``, ``W₀`` ``[S, d, d]``, ``U`` ``[S, d, M]``): the
+  cache of the last two groups' draws (``memlaws.kernel.setup``; counted at this group's size)
+  and this call's copy, then the replicas' parameters (the same with ``R``); while ``W₀`` is
+  drawn, the generator's 64-row blocks, their stack and its scaled copy (about ``3·S·d²``);
+- the tokens, int64: the cache of the last two groups' samples ``[S, T]``, the replicas' sample
+  ``[R, T]``, each step's rows and targets (``2·R·T``); with ``B > N`` the folded per-token
+  counts and weights ``[T/B, R, N]`` (twice);
+- the model's own state (``memlaws.kernel.models``): ``Hidden``'s ``H``, ``A`` (``[R, N, d]``)
+  and ``Γ`` (``[R, N, N]``), ``LowRank``'s ``[R, M, d]`` factors;
 - Adam's work tensors: a block of ``∇W`` and its denominator (a cache-sized block on the CPU,
-  ``[R, d, d]`` on a GPU), and for learned embeddings a dense ``∇E`` ``[R, N, d]`` and its
-  denominator;
+  ``[R, d, d]`` on a GPU); for learned embeddings a dense ``∇E`` ``[R, N, d]`` and its
+  denominator, or only the batch's rows where Adam moves those alone; with moments, two
+  tensors the size of each learned parameter;
 - a step's temporaries: ``[R, K, d]`` rows (``K = min(B, N)``), several with layer norm;
 - the final readout (scores ``[R, N, M]``, argmax and float64 weights ``[R, N]``) and the
-  finiteness check: a bool per parameter entry, and for the low-rank SGD path the dense ``W``
-  rebuilt twice (``[R, d, d]``).
+  finiteness check: a bool per parameter entry, and for the models that keep ``W`` factored
+  (``LowRank``, ``Hidden``) the dense ``W`` rebuilt twice (``[R, d, d]``).
 
-The estimate excludes the interpreter and its libraries (``BASELINE_BYTES``, measured).
+The estimate excludes the interpreter and its libraries (``BASELINE_BYTES``, measured) and adds
+what a process's first ``train`` call takes beyond its tensors (``FIRST_CALL_BYTES``, measured).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from memlaws.kernel.models import Hidden, LowRank, model_class
 from memlaws.kernel.optimizers import CHUNK_ELEMENTS, moves_distinct_rows
 from memlaws.kernel.setup import TrainingSetup
 from memlaws.kernel.training import replica_shards
@@ -33,7 +40,11 @@ FLOAT, INDEX, FLOAT64 = 4, 8, 8  # bytes per float32, int64 and float64 entry
 DRAW_ROWS = {"E": 1024, "W": 64}  # memlaws.kernel.streams.ROW_BLOCKS of the inputs and of W₀
 DRAW_COLUMNS = 64  # memlaws.kernel.streams.COLUMN_BLOCK
 DRAW_CACHE = 256 * 1024 * 64 * FLOAT  # memlaws.kernel.streams caches 256 blocks of normal draws
+DRAW_CACHE_SETS = 2  # groups whose draws and samples memlaws.kernel keeps cached
 BASELINE_BYTES = 250 * 2**20  # RSS of a memlaws process with torch loaded (measured)
+# RSS a process's first train call adds beyond its tensors (library code and work space):
+# 18 to 20 MB measured for a one-replica group at d = 10, every model and optimizer
+FIRST_CALL_BYTES = 20 * 10**6
 
 # The time model: seconds per step (Python and dispatch), per multiply-add, per element pass,
 # per normal draw and per seeded generator (``time_features``). The last two were timed alone.
@@ -109,12 +120,32 @@ def _draw_cache(setup: TrainingSetup, shapes: Shapes) -> int:
     return min(DRAW_CACHE, FLOAT * shapes.seeds * drawn)
 
 
+def _kept(setup: TrainingSetup, shapes: Shapes) -> int:
+    """Bytes of the draws kept through training: the cache's, this call's copy per seed and the
+    replicas' parameters."""
+    copies = (DRAW_CACHE_SETS + 1) * shapes.seeds + shapes.replicas
+    return FLOAT * copies * _parameter_entries(setup, shapes)
+
+
 def _tokens(setup: TrainingSetup, shapes: Shapes) -> int:
-    """Bytes of the sample and of each step's rows, targets or folded counts."""
+    """Bytes of the cached samples, the replicas' sample and each step's rows, targets or
+    folded counts."""
     r, t = shapes.replicas, shapes.samples
+    cached = INDEX * DRAW_CACHE_SETS * shapes.seeds * t
     if setup.batch_size > setup.n_tokens:
-        return INDEX * r * t + 2 * FLOAT * shapes.steps * r * shapes.tokens
-    return 3 * INDEX * r * t
+        return cached + INDEX * r * t + 2 * FLOAT * shapes.steps * r * shapes.tokens
+    return cached + 3 * INDEX * r * t
+
+
+def _model_state(setup: TrainingSetup, shapes: Shapes) -> int:
+    """Bytes a model class keeps besides the parameters (``memlaws.kernel.models``)."""
+    r, n, d, m = shapes.replicas, shapes.tokens, shapes.dim, shapes.classes
+    kind = model_class(setup)
+    if kind is Hidden:  # H and A [R, N, d], Γ [R, N, N], Uᵀ
+        return FLOAT * r * (2 * n * d + n * n + m * d)
+    if kind is LowRank:  # c·(W₀U)ᵀ and Aᵀ [R, M, d], UᵀU
+        return FLOAT * r * (2 * m * d + m * m + 1)
+    return FLOAT * r * m * d  # a copy of Uᵀ
 
 
 def _optimizer(setup: TrainingSetup, shapes: Shapes, device: str) -> int:
@@ -126,8 +157,13 @@ def _optimizer(setup: TrainingSetup, shapes: Shapes, device: str) -> int:
     if setup.model != "exponential":
         block = r * d * d if device != "cpu" else min(r * d * d, max(CHUNK_ELEMENTS, r * d))
         entries += 2 * block
-    if setup.model != "matrix":
+    if "E" in setup.learned and moves_distinct_rows(setup, device):
+        entries += 3 * r * shapes.rows * d  # the batch's rows of ∇E, their denominator, a copy
+    elif "E" in setup.learned:
         entries += 2 * r * n * d  # the dense ∇E and its denominator
+    if setup.betas != (0.0, 0.0):  # the moments of every learned parameter
+        sizes = {"E": n * d, "W": d * d, "U": d * m}
+        entries += 2 * r * sum(sizes[name] for name in setup.learned)
     return FLOAT * entries
 
 
@@ -140,31 +176,31 @@ def _step(setup: TrainingSetup, shapes: Shapes) -> int:
 
 def _finish(setup: TrainingSetup, shapes: Shapes) -> int:
     """The readout, then the finiteness check: ``isfinite`` of a parameter makes its absolute
-    value and two masks, and keeps one bool per entry; the low-rank SGD path first rebuilds the
-    dense ``W`` (twice ``[R, d, d]``)."""
+    value and two masks, and keeps one bool per entry; the models that keep ``W`` factored first
+    rebuild it dense (twice ``[R, d, d]``)."""
     r, n, d, m = shapes.replicas, shapes.tokens, shapes.dim, shapes.classes
     readout = r * n * (FLOAT * m + INDEX + 1 + 2 * FLOAT64) + FLOAT * r * d * m
     largest = max(n * d, 0 if setup.model == "exponential" else d * d)
     check = r * (FLOAT + 2) * largest + r * _parameter_entries(setup, shapes)
-    low_rank = setup.model == "matrix" and setup.optimizer == "sgd" and not setup.layernorm
-    if low_rank:  # W₀·c and the rebuilt W, then the check beside the rebuilt W
+    if model_class(setup) in (LowRank, Hidden):  # W₀·c and the rebuilt W, then the check
         check = max(2 * FLOAT * r * d * d, FLOAT * r * d * d + check)
     return max(readout, check)
 
 
 def group_memory(setup: TrainingSetup, seeds: int, lrs: int, device: str = "cpu") -> int:
-    """Estimated peak bytes of ``train(setup, seeds, lrs)`` beyond the process baseline: the
-    larger of the drawing phase and the training phase (kept draws, parameters, tokens, Adam's
-    buffers, and the larger of a step's temporaries and the final readout)."""
+    """Estimated peak bytes of ``train(setup, seeds, lrs)`` beyond the process baseline: what a
+    first call adds, and the larger of the drawing phase and the training phase (kept draws,
+    parameters, tokens, the model's state, Adam's buffers, and the larger of a step's
+    temporaries and the final readout)."""
     shapes = Shapes.of(setup, seeds, lrs)
-    kept = FLOAT * (shapes.seeds + shapes.replicas) * _parameter_entries(setup, shapes)
     training = (
-        kept
+        _kept(setup, shapes)
         + _tokens(setup, shapes)
+        + _model_state(setup, shapes)
         + _optimizer(setup, shapes, device)
         + max(_step(setup, shapes), _finish(setup, shapes))
     )
-    return _draw_cache(setup, shapes) + max(_drawing(setup, shapes), training)
+    return FIRST_CALL_BYTES + _draw_cache(setup, shapes) + max(_drawing(setup, shapes), training)
 
 
 def _blocks(value: int, block: int) -> int:
