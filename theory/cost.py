@@ -42,7 +42,7 @@ DRAW_COLUMNS = 64  # memlaws.kernel.streams.COLUMN_BLOCK
 DRAW_CACHE = 256 * 1024 * 64 * FLOAT  # memlaws.kernel.streams caches 256 blocks of normal draws
 DRAW_CACHE_SETS = 2  # groups whose draws and samples memlaws.kernel keeps cached
 BASELINE_BYTES = 250 * 2**20  # RSS of a memlaws process with torch loaded (measured)
-# RSS a process's first train call adds beyond its tensors (library code and work space):
+# RSS a process's first train call on the CPU adds beyond its tensors (library code, work space):
 # 18 to 20 MB measured for a one-replica group at d = 10, every model and optimizer
 FIRST_CALL_BYTES = 20 * 10**6
 
@@ -120,18 +120,23 @@ def _draw_cache(setup: TrainingSetup, shapes: Shapes) -> int:
     return min(DRAW_CACHE, FLOAT * shapes.seeds * drawn)
 
 
-def _kept(setup: TrainingSetup, shapes: Shapes) -> int:
+def _cached_sets(device: str) -> int:
+    """Groups' draws cached in the device's memory: the cache is on the CPU."""
+    return DRAW_CACHE_SETS if device == "cpu" else 0
+
+
+def _kept(setup: TrainingSetup, shapes: Shapes, device: str) -> int:
     """Bytes of the draws kept through training: the cache's, this call's copy per seed and the
     replicas' parameters."""
-    copies = (DRAW_CACHE_SETS + 1) * shapes.seeds + shapes.replicas
+    copies = (_cached_sets(device) + 1) * shapes.seeds + shapes.replicas
     return FLOAT * copies * _parameter_entries(setup, shapes)
 
 
-def _tokens(setup: TrainingSetup, shapes: Shapes) -> int:
+def _tokens(setup: TrainingSetup, shapes: Shapes, device: str) -> int:
     """Bytes of the cached samples, the replicas' sample and each step's rows, targets or
     folded counts."""
     r, t = shapes.replicas, shapes.samples
-    cached = INDEX * DRAW_CACHE_SETS * shapes.seeds * t
+    cached = INDEX * _cached_sets(device) * shapes.seeds * t
     if setup.batch_size > setup.n_tokens:
         return cached + INDEX * r * t + 2 * FLOAT * shapes.steps * r * shapes.tokens
     return cached + 3 * INDEX * r * t
@@ -188,19 +193,20 @@ def _finish(setup: TrainingSetup, shapes: Shapes) -> int:
 
 
 def group_memory(setup: TrainingSetup, seeds: int, lrs: int, device: str = "cpu") -> int:
-    """Estimated peak bytes of ``train(setup, seeds, lrs)`` beyond the process baseline: what a
-    first call adds, and the larger of the drawing phase and the training phase (kept draws,
-    parameters, tokens, the model's state, Adam's buffers, and the larger of a step's
-    temporaries and the final readout)."""
+    """Estimated peak bytes of ``train(setup, seeds, lrs)`` beyond the process baseline: on the
+    CPU what a first call adds, and the larger of the drawing phase and the training phase
+    (kept draws, parameters, tokens, the model's state, Adam's buffers, and the larger of a
+    step's temporaries and the final readout)."""
     shapes = Shapes.of(setup, seeds, lrs)
     training = (
-        _kept(setup, shapes)
-        + _tokens(setup, shapes)
+        _kept(setup, shapes, device)
+        + _tokens(setup, shapes, device)
         + _model_state(setup, shapes)
         + _optimizer(setup, shapes, device)
         + max(_step(setup, shapes), _finish(setup, shapes))
     )
-    return FIRST_CALL_BYTES + _draw_cache(setup, shapes) + max(_drawing(setup, shapes), training)
+    first_call = FIRST_CALL_BYTES if device == "cpu" else 0
+    return first_call + _draw_cache(setup, shapes) + max(_drawing(setup, shapes), training)
 
 
 def _blocks(value: int, block: int) -> int:
