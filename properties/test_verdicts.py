@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import itertools
 import math
+import types
 
 import numpy as np
 import pytest
 
 from memlaws.kernel import expected_memoriser_error, zipf_probabilities
+from memlaws.theory import checks
 from memlaws.theory.law import RESOLUTION_FLOOR, Law, Measurement, Parameter, Prediction
 from memlaws.theory.profiles import (
     PROFILE_TABLE,
@@ -128,6 +130,24 @@ def test_a_law_property_has_as_many_examples_as_its_budget_allows():
     assert PROFILE_TABLE["standard"].law_property_examples(60.0) == 12  # no budget set
     assert ci.law_property_examples(get_law("K1").seconds_per_seed) == 1
     assert ci.law_property_examples(get_law("K4b").seconds_per_seed) == 2
+
+
+@pytest.mark.parametrize(("spec", "examples"), [("K1", 1), ("R6a", 6), ("K4b", 6)])
+def test_a_law_property_draws_beyond_the_reference_configuration(monkeypatch, spec, examples):
+    """The reference configuration is judged by the holding check; the property's examples go
+    elsewhere (K1, R6a and K4b drew it first before; no simulation runs here)."""
+    law, drawn = get_law(spec), []
+
+    def holding(law, config, seeds):
+        drawn.append(config)
+        verdict = types.SimpleNamespace(
+            verdict=HOLDS, measured=0.0, ci_low=0.0, ci_high=0.0, rival_rejected=True, reason=""
+        )
+        return verdict, None
+
+    monkeypatch.setattr(checks, "check", holding)
+    checks.law_property(law, examples=examples, shrink=False)()
+    assert len(drawn) == examples and law.config() not in drawn
 
 
 def test_seed_spaces_are_disjoint_by_construction():
