@@ -83,9 +83,15 @@ def _admissible(law: Law, values: Config) -> bool:
 
 
 def law_configs(law: Law) -> st.SearchStrategy[Config]:
-    """Configurations inside ``law``'s check domain; shrinks toward each parameter's low end."""
+    """Configurations inside ``law``'s check domain other than its reference configuration
+    (unless the domain is that one point), which the holding check judges; shrinks toward each
+    parameter's low end."""
     boxes = st.fixed_dictionaries({n: parameter_values(p) for n, p in law.parameters.items()})
-    return boxes.filter(lambda values: _admissible(law, values)).map(lambda v: law.config(**v))
+    configs = boxes.filter(lambda values: _admissible(law, values)).map(lambda v: law.config(**v))
+    if all(parameter.low == parameter.high for parameter in law.parameters.values()):
+        return configs
+    reference = law.config()
+    return configs.filter(lambda config: config != reference)
 
 
 def seed_sets(count: int) -> st.SearchStrategy[list[int]]:
@@ -224,12 +230,8 @@ def law_property(
         examples = chosen.law_property_examples(law.seconds_per_seed)
     shrink = chosen.shrink if shrink is None else shrink
 
-    reference, configs = law.config(), law_configs(law)
-    if any(parameter.low != parameter.high for parameter in law.parameters.values()):
-        configs = configs.filter(lambda config: config != reference)
-
     @hypothesis_settings(chosen, examples, shrink)
-    @given(config=configs, seeds=seed_sets(PROPERTY_SEEDS))
+    @given(config=law_configs(law), seeds=seed_sets(PROPERTY_SEEDS))
     def never_contradicted_and_rival_rejected(config, seeds):
         note(f"{law.spec} configuration: {config}")
         verdict, _ = check(law, config, seeds)
