@@ -158,7 +158,7 @@ def _optimizer(setup: TrainingSetup, shapes: Shapes, device: str) -> int:
     if setup.optimizer != "adam":
         return 0
     r, n, d, m = shapes.replicas, shapes.tokens, shapes.dim, shapes.classes
-    entries = 2 * r * d * m  # ∇U and its denominator
+    entries = 2 * r * d * m if "U" in setup.learned else 0  # ∇U and its denominator
     if setup.model != "exponential":
         block = r * d * d if device != "cpu" else min(r * d * d, max(CHUNK_ELEMENTS, r * d))
         entries += 2 * block
