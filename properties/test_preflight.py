@@ -313,8 +313,7 @@ def test_the_memory_estimate_follows_the_measured_peak(kind):
     low-rank 1.16 to 1.19, dense 1.22, exponential 1.08 to 1.22; the estimate before the draws'
     cache, ``Hidden``'s rebuilt ``W`` and a first call's libraries were counted: 0.73, 0.90,
     0.98 and 0.77."""
-    fields = {"n_tokens": 100, "n_classes": 5, "dim": 1000, "alpha": 2.0, "n_samples": 1024}
-    fields |= {"batch_size": 16} | PEAK_SETUPS[kind]
+    fields = REFERENCE_SETUP | {"dim": 1000} | PEAK_SETUPS[kind]
     done = subprocess.run(
         [sys.executable, "-c", PEAK_SCRIPT, json.dumps(fields)],
         capture_output=True,
