@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import torch
 
-from memlaws.kernel.optimizers import Optimizer, RowSet
+from memlaws.kernel.optimizers import Optimizer, RowSet, add_rows_
 from memlaws.kernel.setup import LAYERNORM_EPS, TrainingSetup
 
 
@@ -189,8 +189,7 @@ class Hidden(Model):
         if rows is None:
             self.update.add_(moved)
         else:
-            flat = self.update.view(-1, self.update.shape[-1])
-            flat.index_add_(0, rows.flatten(), moved.flatten(0, 1))
+            add_rows_(self.update.view(-1, self.update.shape[-1]), rows, moved)
 
     def scores(self) -> torch.Tensor:
         return torch.bmm(self.hidden, self.outputs)  # layer norm never changes the argmax

@@ -9,7 +9,9 @@ moves only those rows, and so does Adam without moments or weight decay on the C
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import torch
@@ -17,6 +19,9 @@ import torch
 from memlaws.kernel.setup import ADAM_EPS, TrainingSetup
 
 CHUNK_ELEMENTS = 2**19  # on the CPU, Adam forms a product gradient in blocks this large
+# off the CPU, a batch of at most this many rows per replica has its repeated rows summed by a
+# product with their [K, K] equality matrix (``add_rows_``)
+REPEAT_PRODUCT_MAX_ROWS = 512
 
 
 def adam_block_rows(setup: TrainingSetup, n_replicas: int, device: str | torch.device) -> int:
@@ -68,6 +73,51 @@ def row_sets(rows: torch.Tensor, n_tokens: int) -> list[RowSet]:
             distinct.split(counts), inverse.unbind(0), replicas.split(counts), strict=True
         )
     ]
+
+
+def add_rows_(
+    flat: torch.Tensor, rows: torch.Tensor, values: torch.Tensor, alpha: float = 1
+) -> None:
+    """``flat[rows] += alpha · values`` in place, a row repeated in the batch getting the sum of
+    its values: ``flat`` ``[R·N, d]``, flat rows ``rows`` ``[R, K]`` (replica ``r``'s within
+    ``[r·N, (r + 1)·N)``), ``values`` ``[R, K, d]``. The same numbers at every call on any device:
+
+    - on the CPU, ``index_add_`` adds the values in the batch's order;
+    - elsewhere ``index_add_``'s atomic adds meet a repeated row in whichever order the threads
+      run, so its sum would change from run to run. There each replica's repeats are summed first,
+      by a product with their ``[K, K]`` equality matrix (``summed_repeats``): a row then gets its
+      sum once and exact zeros from its repeats, in any order the same number. Above
+      ``REPEAT_PRODUCT_MAX_ROWS`` rows, torch's deterministic ``index_add_`` (a sort) does it.
+    """
+    index = rows.flatten()
+    if flat.device.type == "cpu":
+        flat.index_add_(0, index, values.flatten(0, 1), alpha=alpha)
+    elif rows.shape[1] <= REPEAT_PRODUCT_MAX_ROWS:
+        flat.index_add_(0, index, summed_repeats(rows, values).flatten(0, 1), alpha=alpha)
+    else:
+        with _deterministic_algorithms():
+            flat.index_add_(0, index, values.flatten(0, 1), alpha=alpha)
+
+
+def summed_repeats(rows: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """``[R, K, d]``: at each row's first place in its replica's batch ``rows`` ``[R, K]``, the sum
+    of its ``values`` ``[R, K, d]`` over the batch (a product with the equality matrix); exact
+    zeros at its later places."""
+    same = rows.unsqueeze(2) == rows.unsqueeze(1)  # [R, K, K]
+    later = torch.tril(same, diagonal=-1).any(dim=2, keepdim=True)  # an earlier place has it
+    return torch.bmm(same.to(values.dtype), values).masked_fill_(later, 0.0)
+
+
+@contextlib.contextmanager
+def _deterministic_algorithms() -> Iterator[None]:
+    """Run with ``torch.use_deterministic_algorithms(True)``, then restore torch's setting."""
+    previous = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous, warn_only=warn_only)
 
 
 class Optimizer:
@@ -154,14 +204,14 @@ class Optimizer:
             step = self.step_size(name, factor)
             if self.setup.weight_decay:
                 param.mul_(1 - step * self.setup.weight_decay)
-            flat.index_add_(0, rows.flatten(), (grad_rows * step).flatten(0, 1), alpha=-1)
+            add_rows_(flat, rows, grad_rows * step, alpha=-1)
             return
         if moves_distinct_rows(self.setup, param.device):
             found = row_set(rows, param.shape[1]) if distinct is None else distinct
             self._adam_rows(name, param, found, grad_rows, factor)
             return
         grad = self.buffer(name, "rows", param, zero=True)
-        grad.view_as(flat).index_add_(0, rows.flatten(), grad_rows.flatten(0, 1))
+        add_rows_(grad.view_as(flat), rows, grad_rows)
         self.update(name, param, grad, factor)
 
     def _adam_rows(

@@ -38,6 +38,7 @@ from memlaws.kernel.data import sample_tokens, zipf_probabilities
 from memlaws.kernel.memory import population_error, readout
 from memlaws.kernel.models import Batch, Dense, Model, build_model, model_class
 from memlaws.kernel.optimizers import (
+    REPEAT_PRODUCT_MAX_ROWS,
     Optimizer,
     RowSet,
     adam_block_rows,
@@ -106,7 +107,11 @@ def train(
     stops = checkpoint_steps(checkpoints, setup.niter)
     on_cpu = torch.device(device).type == "cpu"
     if graph_steps is None:
-        graph_steps = GRAPH_STEPS if not on_cpu and graphable(setup) else 0
+        # above REPEAT_PRODUCT_MAX_ROWS rows, add_rows_'s sort may wait for the device
+        rows_summed = (
+            setup.batch_size > setup.n_tokens or setup.batch_size <= REPEAT_PRODUCT_MAX_ROWS
+        )
+        graph_steps = GRAPH_STEPS if not on_cpu and graphable(setup) and rows_summed else 0
     elif nonnegative_int("graph_steps", graph_steps) and not graphable(setup):
         raise ValueError(
             "graph_steps applies to a constant schedule and Adam without moments (betas (0, 0)) "

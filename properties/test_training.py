@@ -205,6 +205,71 @@ def test_same_seed_same_numbers_and_errors_are_probabilities(setup, seed):
     assert torch.equal(first.curves[..., -1], first.errors)
 
 
+@st.composite
+def batches_with_repeats(draw) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Flat rows ``[R, K]`` of ``R`` replicas' blocks of ``N`` tokens (drawn from few tokens, so
+    most batches repeat some), float values ``[R, K, d]`` and a starting table ``[R·N, d]``."""
+    n_replicas, n_tokens = draw(st.integers(1, 4)), draw(st.integers(1, 6))
+    n_rows, dim = draw(st.integers(1, 12)), draw(st.integers(1, 5))
+    generator = torch.Generator().manual_seed(draw(st.integers(0, 10**6)))
+    tokens = torch.randint(0, n_tokens, (n_replicas, n_rows), generator=generator)
+    rows = tokens + n_tokens * torch.arange(n_replicas)[:, None]
+    values = torch.randn(n_replicas, n_rows, dim, generator=generator)
+    table = torch.randn(n_replicas * n_tokens, dim, generator=generator)
+    return rows, values, table
+
+
+@given(batches_with_repeats(), st.sampled_from([1.0, -1.0, 0.5]))
+def test_summed_repeats_add_the_batch_once_per_row(batch, alpha):
+    """Off the CPU, ``add_rows_`` adds each row's summed repeats: on integers (sums exact in any
+    order) the same table as ``index_add_`` of the plain values, with zeros at the repeats."""
+    rows, values, table = batch
+    values, table = values.mul(8).round(), table.mul(8).round()
+    plain = table.clone().index_add_(0, rows.flatten(), values.flatten(0, 1), alpha=alpha)
+    summed = optimizers.summed_repeats(rows, values)
+    once = table.clone().index_add_(0, rows.flatten(), summed.flatten(0, 1), alpha=alpha)
+    assert torch.equal(once, plain)
+    first = torch.zeros_like(rows, dtype=torch.bool)  # each row's first place in its batch
+    for r, k in itertools.product(*map(range, rows.shape)):
+        first[r, k] = rows[r, k] not in rows[r, :k]
+    assert bool((summed[~first] == 0).all())
+
+
+@given(batches_with_repeats(), st.data())
+def test_summed_repeats_add_up_alike_in_any_order(batch, data):
+    """What a device's atomic adds do: apply a batch's adds in any order. With its repeats summed
+    first (``summed_repeats``), every order gives the same bits; the plain values need not (the
+    check can fail: orders of three or more repeated values are seen to differ)."""
+    rows, values, table = batch
+    summed = optimizers.summed_repeats(rows, values).flatten(0, 1)
+    index, order = rows.flatten(), data.draw(st.permutations(range(rows.numel())))
+
+    def in_order(source: torch.Tensor, positions) -> torch.Tensor:
+        result = table.clone()
+        for i in positions:
+            result[index[i]] += source[i]
+        return result
+
+    assert torch.equal(in_order(summed, order), in_order(summed, range(rows.numel())))
+
+
+def test_plain_repeats_add_up_otherwise_in_another_order():
+    """The contrast the check above rests on: three values at one row, summed in two orders,
+    round differently, while their summed repeats do not."""
+    rows = torch.zeros(1, 3, dtype=torch.long)
+    values = torch.tensor([[[1.0], [1e-8], [-1.0]]])
+    table = torch.zeros(1, 1)
+    other = torch.tensor([0, 2, 1])
+
+    def added(source: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+        return table.clone().index_add_(0, rows.flatten()[order], source[order])
+
+    plain, summed = values.flatten(0, 1), optimizers.summed_repeats(rows, values).flatten(0, 1)
+    in_order = torch.arange(3)
+    assert not torch.equal(added(plain, in_order), added(plain, other))  # (1 + 1e-8) − 1 = 0,
+    assert torch.equal(added(summed, in_order), added(summed, other))  # (1 − 1) + 1e-8 = 1e-8
+
+
 def _same_run(first, second) -> bool:
     """Identical errors, curves and final parameters (a diverged run's NaNs included)."""
     same = torch.equal(first.errors, second.errors)
@@ -420,6 +485,23 @@ def test_cuda_follows_the_cpu(model, optimizer, layernorm, init):
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("graph_steps", [None, 0], ids=["graphs", "eager"])
+@pytest.mark.parametrize(("model", "optimizer", "layernorm", "init"), COMBINATIONS)
+def test_cuda_same_seed_same_numbers(model, optimizer, layernorm, init, graph_steps):
+    """A seed fixes every number on CUDA too, in float32: batches of 16 Zipf tokens repeat rows,
+    whose sums ``index_add_``'s atomic adds would order otherwise from run to run
+    (``memlaws.kernel.optimizers.add_rows_``)."""
+    setup = TrainingSetup(
+        model, optimizer, 100, 5, 64, 2.0, 200 * 16, 16, layernorm=layernorm, init=init
+    )
+    options = {"device": "cuda", "record_every": 40, "return_params": True}
+    options |= {"graph_steps": graph_steps}
+    first, second = (train(setup, [0, 1, 2], [0.5, 2.0], **options) for _ in range(2))
+    assert _same_run(first, second)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("batch_size", [16, 256], ids=["gathered", "folded"])
 @pytest.mark.parametrize(("model", "optimizer", "layernorm", "init"), COMBINATIONS)
 def test_cuda_graphs_replay_the_eager_steps(model, optimizer, layernorm, init, batch_size):
@@ -433,7 +515,7 @@ def test_cuda_graphs_replay_the_eager_steps(model, optimizer, layernorm, init, b
     graphed = train(setup, [0, 1], [0.5, 2.0], **options)
     eager = train(setup, [0, 1], [0.5, 2.0], graph_steps=0, **options)
     assert torch.equal(graphed.curves, eager.curves)
-    for name, value in eager.params.items():  # scatter-adds on CUDA may sum in any order
+    for name, value in eager.params.items():
         gap = float((graphed.params[name] - value).nan_to_num().abs().max())
         assert gap <= RELATIVE_TOLERANCE * float(value.nan_to_num().abs().max())
 
