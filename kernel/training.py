@@ -415,7 +415,9 @@ class StepChunks:
             return
         if self.graph is None:
             self.graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(self.graph):
+            # captured on this chunker's own stream, and only this thread's calls can break
+            # it: families may train side by side in threads (memlaws.theory.simulate)
+            with torch.cuda.graph(self.graph, stream=self.side, capture_error_mode="thread_local"):
                 self._steps()
         self.graph.replay()
 

@@ -158,3 +158,21 @@ def test_simulate_and_report_run_on_cuda(tmp_path):
     out = tmp_path / "report"
     assert main(["report", "--law", "R1", "--out", str(out), "--device", "cuda"]) == 0
     assert json.loads((out / "laws.json").read_text())[0]["verdict"] == "holds"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device")
+def test_families_on_cuda_streams_write_the_same_file(tmp_path):
+    """``--streams 4``: families train side by side, each in a thread on its own CUDA stream
+    (graphs captured there), and write the same lines, in the same order, as one by one."""
+    grid = tmp_path / "grid.json"
+    fields = {"model": ["matrix", "learnable", "exponential"], "optimizer": ["SGD", "Adam"]}
+    fields |= {"d": [8, 24], "ntrain": [1024, 4096], "layernorm": [False, True], "seed": [0, 1]}
+    grid.write_text(json.dumps(fields))
+    written = {}
+    for streams in ("1", "4"):
+        out = tmp_path / f"{streams}.jsonl"
+        command = ["simulate", str(grid), "--out", str(out), "--device", "cuda"]
+        assert main([*command, "--streams", streams]) == 0
+        written[streams] = out.read_text().splitlines()[1:]  # the header differs
+    assert written["4"] == written["1"] and len(written["1"]) == 3 * 2 * 2 * 2 * 2 * 2

@@ -21,8 +21,10 @@ from memlaws.kernel.training import train
 from memlaws.theory import progress as progress_module
 from memlaws.theory import simulate as simulate_module
 from memlaws.theory.cli import main
+from memlaws.theory.cost import group_memory
 from memlaws.theory.progress import Progress
 from memlaws.theory.simulate import HEADER, LINE
+from memlaws.theory.sweep import memory_need
 
 GRID = {
     "model": ["matrix", "exponential"],
@@ -190,6 +192,71 @@ def test_families_give_the_lines_of_group_by_group_training():
     alone = [simulate_module.group_lines(group) for group in all_groups]
     assert together == alone
     assert any(line["diverged"] for lines in alone for line in lines)  # divergence is kept too
+
+
+@pytest.mark.parametrize("streams", [2, 3])
+def test_families_side_by_side_give_the_same_lines_in_the_same_order(streams):
+    """``streams`` families trained at once (threads; on CUDA each on its own stream) give the
+    lines of one family after another, bit for bit and in the same order."""
+    all_groups = list(simulate_module.groups(_families_grid()))
+    one_by_one = list(simulate_module.lines_in_order(all_groups))
+    assert list(simulate_module.lines_in_order(all_groups, streams=streams)) == one_by_one
+
+
+def test_families_side_by_side_stop_with_their_caller(monkeypatch):
+    """When the caller stops reading, the queued families that have not started are dropped, and
+    an error in a family reaches the caller."""
+    started = []
+
+    def fake_family_lines(family, device):
+        started.append(family)
+        if family == "bad":
+            raise RuntimeError("family bad")
+        return family
+
+    monkeypatch.setattr(simulate_module, "family_lines", fake_family_lines)
+    monkeypatch.setattr(simulate_module, "QUEUED_PER_STREAM", 2)
+    trained = simulate_module.trained_side_by_side(list(range(100)), "cpu", 2)
+    assert next(trained) == 0
+    trained.close()
+    assert len(started) <= 2 * 2 + 1
+    errors = simulate_module.trained_side_by_side([0, "bad", 2], "cpu", 2)
+    assert next(errors) == 0
+    with pytest.raises(RuntimeError, match="family bad"):
+        next(errors)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--streams", "2"], "--streams 2: families train side by side on CUDA streams, which "
+         "needs --device cuda (got --device cpu)"),
+        (["--streams", "0"], "--streams must be an integer >= 1, got 0"),
+    ],
+)  # fmt: skip
+def test_streams_need_a_cuda_device(tmp_path, capsys, options, message):
+    out = tmp_path / "o.jsonl"
+    assert main(["simulate", write_grid(tmp_path, SMALL), "--out", str(out), *options]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_streams_and_a_cluster_exclude_each_other(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["simulate", write_grid(tmp_path, SMALL), "--streams", "2", "--workers", "2"])
+    assert stopped.value.code == 2
+    assert "--workers: not allowed with argument --streams" in capsys.readouterr().err
+
+
+def test_streams_count_the_largest_groups_at_once():
+    """The memory check of ``--streams K`` adds the ``K`` largest groups' estimates."""
+    grid = {"model": "matrix", "optimizer": "Adam", "d": [10, 40, 20], "ntrain": 64}
+    runs = simulate_module.expand(simulate_module.checked_grid(grid | {"N": 20, "batch_size": 16}))
+    plan = SimpleNamespace(groups=list(simulate_module.groups(runs)))
+    shapes = [simulate_module.group_shape(group) for group in plan.groups]
+    sizes = sorted(group_memory(*shape, device="cuda") for shape in shapes)
+    assert memory_need(plan, "cuda", None)[0] == sizes[-1]
+    assert memory_need(plan, "cuda", None, streams=2)[0] == sizes[-1] + sizes[-2]
 
 
 def test_a_header_line_records_the_provenance(tmp_path):

@@ -225,6 +225,7 @@ def _simulate(arguments: argparse.Namespace) -> int:
         arguments.workers,
         dry_run=arguments.dry_run,
         argv=arguments.argv,
+        streams=arguments.streams,
     )
 
 
@@ -382,6 +383,14 @@ def _add_simulate(commands: argparse._SubParsersAction) -> None:
         type=int,
         metavar="N",
         help="train on a local Dask cluster of N processes; default: in this process",
+    )
+    executor.add_argument(
+        "--streams",
+        type=int,
+        default=1,
+        metavar="K",
+        help="with --device cuda, train K families at once in this process, each on a CUDA "
+        "stream of its own (the same numbers and lines); default: 1",
     )
     simulate.set_defaults(run=_simulate)
 

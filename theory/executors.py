@@ -87,16 +87,21 @@ def simulate_on(
 
 
 @contextmanager
-def executor(scheduler: str | None = None, workers: int | None = None) -> Iterator[Executor]:
+def executor(
+    scheduler: str | None = None, workers: int | None = None, streams: int = 1
+) -> Iterator[Executor]:
     """The executor named by ``memlaws simulate``'s flags: ``memlaws.theory.simulate.simulate``
-    without either, else ``simulate_on`` a client of the scheduler at ``scheduler`` or of a local
-    cluster of ``workers`` single-threaded processes; the client (and the local cluster) close on
-    exit."""
+    (``streams`` families at a time) without ``scheduler`` or ``workers``, else ``simulate_on``
+    a client of the scheduler at ``scheduler`` or of a local cluster of ``workers``
+    single-threaded processes; the client (and the local cluster) close on exit."""
+    positive_int("--streams", streams)
     if scheduler is None and workers is None:
-        yield simulate
+        yield partial(simulate, streams=streams)
         return
     if scheduler is not None and workers is not None:
         raise ValueError("give --scheduler or --workers, not both")
+    if streams > 1:
+        raise ValueError("give --streams or a Dask cluster (--scheduler, --workers), not both")
     if workers is not None:
         positive_int("--workers", workers)
     try:

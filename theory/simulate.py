@@ -25,11 +25,16 @@ and names the line of any other unreadable line.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import json
+import threading
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TextIO
+
+import torch
 
 from memlaws.kernel.setup import MODELS, TrainingSetup
 from memlaws.kernel.training import train
@@ -263,18 +268,64 @@ def longest_group(family: list[list[Run]]) -> list[Run]:
     return max(family, key=lambda group: group[0]["ntrain"])
 
 
-def lines_in_order(all_groups: list[list[Run]], device: str = "cpu") -> Iterator[list[dict]]:
+def lines_in_order(
+    all_groups: list[list[Run]], device: str = "cpu", streams: int = 1
+) -> Iterator[list[dict]]:
     """Every group's lines in ``all_groups`` order; a family is trained when its first group
     comes, and its other groups' lines wait there for their turn (so the output is the same
-    file as group by group)."""
-    family_of = {index: family for family in families(all_groups) for index in family}
+    file as group by group). With ``streams = K > 1``, ``K`` families train side by side
+    (``trained_side_by_side``); the lines come in the same order, with the same numbers."""
+    in_order = families(all_groups)  # ordered by their first group
+    family_of = {index: family for family in in_order for index in family}
+    runs = [[all_groups[i] for i in family] for family in in_order]
+    trained = trained_side_by_side(runs, device, streams)
     waiting: dict[int, list[dict[str, Any]]] = {}
     for index in range(len(all_groups)):
-        if index not in waiting:
-            family = family_of[index]
-            trained = family_lines([all_groups[i] for i in family], device)
-            waiting.update(zip(family, trained, strict=True))
+        if index not in waiting:  # the first group of the next family in order
+            waiting.update(zip(family_of[index], next(trained), strict=True))
         yield waiting.pop(index)
+
+
+QUEUED_PER_STREAM = 4  # families queued per stream ahead of the oldest unfinished one
+
+
+def trained_side_by_side(
+    all_families: list[list[list[Run]]], device: str, streams: int
+) -> Iterator[list[list[dict[str, Any]]]]:
+    """``family_lines`` of each family, in order. With ``streams = K > 1``, ``K`` threads train
+    families at once, each on a CUDA stream of its own on a CUDA device, so the small kernels of
+    independent families run side by side on the GPU. Every family is the same ``train`` call
+    as alone (the same numbers); at most ``QUEUED_PER_STREAM·K`` families are queued ahead of
+    the oldest unfinished one, and those not started are dropped when the caller stops."""
+    positive_int("streams", streams)
+    if streams == 1:
+        yield from (family_lines(family, device) for family in all_families)
+        return
+    own = threading.local()
+    on_cuda = torch.device(device).type == "cuda"
+
+    def train_family(family: list[list[Run]]) -> list[list[dict[str, Any]]]:
+        if not on_cuda:
+            return family_lines(family, device)
+        if not hasattr(own, "stream"):
+            own.stream = torch.cuda.Stream(device)
+        with torch.cuda.stream(own.stream):
+            return family_lines(family, device)
+
+    remaining = iter(all_families)
+    with ThreadPoolExecutor(streams) as pool:
+        queued = collections.deque(
+            pool.submit(train_family, family)
+            for family in itertools.islice(remaining, QUEUED_PER_STREAM * streams)
+        )
+        try:
+            while queued:
+                lines = queued.popleft().result()
+                queued.extend(pool.submit(train_family, f) for f in itertools.islice(remaining, 1))
+                yield lines
+        finally:
+            for future in queued:
+                future.cancel()
 
 
 def write_line(record: Mapping[str, Any], out: TextIO) -> None:
@@ -301,10 +352,12 @@ def simulate(
     out: TextIO,
     device: str = "cpu",
     progress: Progress | None = None,
+    streams: int = 1,
 ) -> None:
     """Train ``runs`` group by group, writing each group's lines to ``out`` when it finishes
-    (groups that differ only in ``ntrain`` train as one: ``families``)."""
-    for lines in lines_in_order(list(groups(runs)), device):
+    (groups that differ only in ``ntrain`` train as one: ``families``), ``streams`` families at
+    a time (``trained_side_by_side``)."""
+    for lines in lines_in_order(list(groups(runs)), device, streams):
         write_lines(lines, out, progress)
 
 

@@ -75,9 +75,11 @@ def _replicas(seeds: int, lrs: int) -> str:
     return f"{_count(seeds, 'seed')} × {_count(lrs, 'lr')}"
 
 
-def memory_need(plan: Plan, device: str, workers: int | None) -> tuple[int, list[Run] | None]:
-    """Peak bytes of the plan's heaviest moment (its largest group, or the ``workers``
-    largest at once plus a process each) and its largest group."""
+def memory_need(
+    plan: Plan, device: str, workers: int | None, streams: int = 1
+) -> tuple[int, list[Run] | None]:
+    """Peak bytes of the plan's heaviest moment (its largest group, the ``streams`` largest at
+    once, or the ``workers`` largest at once plus a process each) and its largest group."""
     from memlaws.theory.cost import BASELINE_BYTES, group_memory
 
     sizes = sorted(
@@ -88,24 +90,28 @@ def memory_need(plan: Plan, device: str, workers: int | None) -> tuple[int, list
         return 0, None
     largest = plan.groups[sizes[0][1]]
     if workers is None:
-        return sizes[0][0], largest
+        return sum(size for size, _ in sizes[:streams]), largest
     return sum(size for size, _ in sizes[:workers]) + workers * BASELINE_BYTES, largest
 
 
-def _memory_check(plan: Plan, device: str, workers: int | None, scheduler: str | None) -> str:
+def _memory_check(
+    plan: Plan, device: str, workers: int | None, scheduler: str | None, streams: int = 1
+) -> str:
     """Refuse a plan that would not fit in memory; the estimate, in words."""
     from memlaws.theory.cost import group_memory, readable_bytes
     from memlaws.theory.preflight import available_memory, check_fits
 
     if scheduler is not None:
         return "memory: not checked (the groups run on the scheduler's workers)"
-    need, largest = memory_need(plan, device, workers)
+    need, largest = memory_need(plan, device, workers, streams)
     if largest is None:
         return "memory: nothing to train"
     setup, seeds, lrs = group_shape(largest)
     what = f"the group {_shared(largest)} ({_replicas(seeds, lrs)})"
     if workers is not None:
         what = f"{workers} workers at once, the largest being {what}"
+    elif streams > 1:
+        what = f"{streams} groups at once on CUDA streams, the largest being {what}"
     check_fits(
         need,
         device,
@@ -115,9 +121,11 @@ def _memory_check(plan: Plan, device: str, workers: int | None, scheduler: str |
     free = available_memory(device)
     available = f"{readable_bytes(free) if free is not None else 'unknown'} available on {device}"
     largest_text = f"largest group {_shared(largest)}, {_replicas(seeds, lrs)}"
+    largest_need = readable_bytes(group_memory(setup, seeds, lrs, device=device))
     if workers is not None:
-        largest_need = readable_bytes(group_memory(setup, seeds, lrs, device=device))
         largest_text = f"{workers} worker processes at once; {largest_text}: {largest_need}"
+    elif streams > 1:
+        largest_text = f"{streams} groups at once on CUDA streams; {largest_text}: {largest_need}"
     return f"estimated peak memory: {readable_bytes(need)} ({largest_text}); {available}"
 
 
@@ -176,25 +184,33 @@ def simulate_command(
     workers: int | None = None,
     dry_run: bool = False,
     argv: Sequence[str] = (),
+    streams: int = 1,
 ) -> int:
     """Check the device, ``out``, the grid and the memory it needs, then train what is not yet
-    in ``out`` (``--resume``) in this process, on the Dask scheduler at ``scheduler`` or on a
-    local cluster of ``workers`` processes (``memlaws.theory.executors``). 0 when done; 130 when
-    interrupted, after saying how to resume. ``dry_run`` prints the plan and trains nothing."""
+    in ``out`` (``--resume``) in this process (``streams`` families side by side on a CUDA
+    device), on the Dask scheduler at ``scheduler`` or on a local cluster of ``workers``
+    processes (``memlaws.theory.executors``). 0 when done; 130 when interrupted, after saying
+    how to resume. ``dry_run`` prints the plan and trains nothing."""
     from memlaws.theory.preflight import check_device
 
     if resume and out is None:
         raise ValueError("--resume needs --out FILE (the runs to skip are read from it)")
     if workers is not None:
         positive_int("--workers", workers)
+    positive_int("--streams", streams)
     device = check_device(device)
+    if streams > 1 and not device.startswith("cuda"):
+        raise ValueError(
+            f"--streams {streams}: families train side by side on CUDA streams, which needs "
+            f"--device cuda (got --device {device}); on the CPU use --workers N"
+        )
     chosen = plan(grid_path, out, resume)
     if dry_run:
         print("\n".join([*describe(chosen, grid_path, out), _time_text(chosen, device, workers)]))
-        print(_memory_check(chosen, device, workers, scheduler))
+        print(_memory_check(chosen, device, workers, scheduler, streams))
         return 0
-    _memory_check(chosen, device, workers, scheduler)
-    return _train(chosen, out, device, scheduler, workers, argv)
+    _memory_check(chosen, device, workers, scheduler, streams)
+    return _train(chosen, out, device, scheduler, workers, argv, streams)
 
 
 def _train(
@@ -204,6 +220,7 @@ def _train(
     scheduler: str | None,
     workers: int | None,
     argv: Sequence[str],
+    streams: int = 1,
 ) -> int:
     from memlaws.theory.provenance import provenance
 
@@ -216,7 +233,7 @@ def _train(
     expected = expected_seconds(chosen, workers)  # the bar's time left
     try:
         with (
-            executor(scheduler, workers) as train_runs,
+            executor(scheduler, workers, streams) as train_runs,
             Progress(len(chosen.todo), "simulate", expected=expected) as bar,
         ):
             if out is None:

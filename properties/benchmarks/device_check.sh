@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The GPU checks in one go, for a session with a CUDA device (logs under $OUT, default ./device-logs):
-# the CPU/CUDA agreement tests, the paper's whole grid through `memlaws simulate --device cuda`
-# (timed), a few groups with and without CUDA graphs, and the GPU benchmarks (grid runs per
-# second, score kernel bandwidth by the torch and the Triton kernels).
+# the CPU/CUDA agreement tests (with reproducibility on CUDA), a few groups with and without
+# CUDA graphs, the score kernel's bandwidth by the torch and the Triton kernels, and the paper's
+# whole grid through `memlaws simulate --device cuda`, timed one family after another and with
+# --streams 8 (the same lines both ways). Each part is bounded; the whole within BUDGET seconds.
 set -uo pipefail
 OUT="${OUT:-device-logs}"
+# the whole script keeps within BUDGET seconds (one device call runs 600 s at most): the two
+# grid runs, last, get what is left
+deadline=$((SECONDS + ${BUDGET:-560}))
 # the device image's interpreter with torch is python3; a plain `python` may not exist there
 PYTHON="${PYTHON:-$(command -v python3 || command -v python)}"
 mkdir -p "$OUT"
@@ -20,11 +24,11 @@ else
     export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 fi
 "$PYTHON" -c "import memlaws.kernel, memlaws.theory, properties" || { echo "memlaws not importable" | tee "$OUT/summary.txt"; exit 1; }
-nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
-"$PYTHON" -c "import torch; print(torch.__version__, torch.cuda.get_device_name())" > "$OUT/torch.txt" 2>&1
-"$PYTHON" -m pytest -m gpu -q -p no:cacheprovider > "$OUT/agreement.log" 2>&1
+nvidia-smi > "$OUT/machine.txt" 2>&1
+"$PYTHON" -c "import torch; print(torch.__version__, torch.cuda.get_device_name())" >> "$OUT/machine.txt" 2>&1
+timeout 240 "$PYTHON" -m pytest -m gpu -q -p no:cacheprovider > "$OUT/agreement.log" 2>&1
 echo "agreement tests: exit $?" | tee "$OUT/summary.txt"
-"$PYTHON" - > "$OUT/graphs.log" 2>&1 <<'PY'
+timeout 120 "$PYTHON" - > "$OUT/graphs.log" 2>&1 <<'PY'
 # whole 40-run groups with their steps replayed from CUDA graphs (the default) and launched one
 # by one (graph_steps=0): the B = 16 groups are launch-bound, and set the grid's time
 import json, time, torch
@@ -49,21 +53,42 @@ graphs_exit=$?
 echo "graphs against eager steps: exit $graphs_exit" | tee -a "$OUT/summary.txt"
 # if the graphs failed there, time the grid with eager steps rather than lose the measurement
 grid_steps=$([ "$graphs_exit" = 0 ] && echo graphs || echo eager)
-"$PYTHON" -m pytest properties/benchmarks/test_gpu_speed.py -m gpu --benchmark-only \
+timeout 120 "$PYTHON" -m pytest properties/benchmarks/test_gpu_speed.py -m gpu --benchmark-only \
     -k bandwidth --benchmark-json="$OUT/bandwidth.json" -q -p no:cacheprovider > "$OUT/bandwidth.log" 2>&1
 echo "bandwidth benchmark: exit $?" | tee -a "$OUT/summary.txt"
-# the grid last, and bounded: the device's time is short (at 308 s before the graphs)
-timeout 480 "$PYTHON" - "$OUT" "$grid_steps" > "$OUT/grid.log" 2>&1 <<'PY'
+# the grid last, and bounded: the device's time is short (308 s before the graphs). First one
+# family after another (the default), then 8 families at once on CUDA streams (--streams 8);
+# both must write the same lines
+finished=""
+for streams in 1 8; do
+    left=$((deadline - SECONDS)); limit=$((left < 240 ? left : 240))
+    [ "$streams" = 1 ] && [ "$limit" -gt $((left - 60)) ] && limit=$((left - 60))
+    if [ "$limit" -lt 30 ]; then
+        echo "paper grid on cuda, --streams $streams: not run, ${left} s left" | tee -a "$OUT/summary.txt"
+        continue
+    fi
+    timeout "$limit" "$PYTHON" - "$OUT" "$grid_steps" "$streams" >> "$OUT/grid.log" 2>&1 <<'PY'
 import json, sys, time
 from memlaws.kernel import training
 from properties.benchmarks.grid_projection import PAPER_GRID
 from memlaws.theory.simulate import checked_grid, expand, simulate
 if sys.argv[2] == "eager":
     training.GRAPH_STEPS = 0  # train reads it at each call: every group steps eagerly
-runs = expand(checked_grid(PAPER_GRID))
+runs, streams = expand(checked_grid(PAPER_GRID)), int(sys.argv[3])
 start = time.perf_counter()
-with open(f"{sys.argv[1]}/grid.jsonl", "w") as out:
-    simulate(runs, out, device="cuda")
-print(json.dumps({"runs": len(runs), "steps": sys.argv[2], "seconds": time.perf_counter() - start}))
+with open(f"{sys.argv[1]}/grid-streams{streams}.jsonl", "w") as out:
+    simulate(runs, out, device="cuda", streams=streams)
+seconds = time.perf_counter() - start
+print(json.dumps({"runs": len(runs), "steps": sys.argv[2], "streams": streams,
+                  "seconds": seconds, "runs_per_second": len(runs) / seconds}))
 PY
-echo "paper grid on cuda: exit $?, $(tail -1 "$OUT/grid.log")" | tee -a "$OUT/summary.txt"
+    grid_exit=$?
+    [ "$grid_exit" = 0 ] && finished="$finished $streams"
+    echo "paper grid on cuda, --streams $streams: exit $grid_exit, $(tail -1 "$OUT/grid.log")" | tee -a "$OUT/summary.txt"
+done
+if [ "$finished" != " 1 8" ]; then same="not compared (finished:${finished:- none})"
+elif cmp -s "$OUT/grid-streams8.jsonl" "$OUT/grid-streams1.jsonl"; then same=yes; else same=no; fi
+echo "grid lines the same with --streams 8 and 1: $same" | tee -a "$OUT/summary.txt"
+# 8 files at most come back (summary, machine, 4 logs, bandwidth.json, this archive)
+grids=$(cd "$OUT" && ls grid-streams*.jsonl 2>/dev/null)
+[ -n "$grids" ] && tar -czf "$OUT/grids.tar.gz" -C "$OUT" $grids && (cd "$OUT" && rm -f $grids)
