@@ -219,8 +219,28 @@ def test_dry_run_prints_runs_groups_time_and_memory(tmp_path, capsys, no_simulat
     printed = capsys.readouterr().out
     assert "8 runs in 2 groups" in printed and "8 runs in 2 groups to train" in printed
     assert "estimated time: about" in printed and "rough" in printed
+    assert "scaled to this machine by two probe groups, which took" in printed
     assert "estimated peak memory:" in printed and "available on cpu" in printed
     assert not out.exists()
+
+
+def test_the_machine_speed_scales_the_cost_per_step_and_the_rest_apart():
+    """``speed``'s ``steps`` factor multiplies the cost per step alone, its ``work`` factor every
+    other cost; the probes that measure them run on one thread and are timed once a process."""
+    from memlaws.kernel.setup import TrainingSetup
+    from memlaws.theory import machine_speed
+
+    setup = TrainingSetup("learnable", "adam", 100, 5, 50, 2.0, 1600, 16, layernorm=True)
+    per_step = cost.TIME_MODEL[0] * setup.niter
+    plain = cost.group_seconds(setup, 10, 4)
+    assert cost.group_seconds(setup, 10, 4, speed={"steps": 1.0, "work": 1.0}) == plain
+    slower_steps = cost.group_seconds(setup, 10, 4, speed={"steps": 3.0, "work": 1.0})
+    assert slower_steps == pytest.approx(plain + 2 * per_step)
+    slower_work = cost.group_seconds(setup, 10, 4, speed={"steps": 1.0, "work": 2.0})
+    assert slower_work == pytest.approx(2 * plain - per_step)
+    factors = machine_speed.speed_factors()
+    assert set(factors) == {"steps", "work"} and machine_speed.speed_factors() is factors
+    assert all(0 < value < float("inf") for value in factors.values())
 
 
 REFERENCE_SETUP = {
@@ -252,7 +272,7 @@ def test_the_time_estimate_counts_shards_and_rows_moved():
 
     def elements(**change) -> float:
         fields = REFERENCE_SETUP | {"model": "exponential", "n_samples": 16} | change
-        return cost.time_features(TrainingSetup(**fields), 1, 1)[2]
+        return cost.time_features(TrainingSetup(**fields), 1, 1)[3]
 
     checked = 4 * 100 * 100  # the final finiteness check: 4 passes per entry of the 100 rows
     assert elements(n_tokens=200) - elements() == pytest.approx(checked)

@@ -369,7 +369,8 @@ def _add_simulate(commands: argparse._SubParsersAction) -> None:
     simulate.add_argument(
         "--dry-run",
         action="store_true",
-        help="print the number of runs and groups and the estimated time and memory; train none",
+        help="print the number of runs and groups and the estimated time and memory; train none "
+        "of them (on the CPU, two small probe groups are timed, about 2 s, to scale the time)",
     )
     _device_option(simulate)
     executor = simulate.add_mutually_exclusive_group()

@@ -1,7 +1,7 @@
 """What a batched ``memlaws.kernel.training.train`` call costs before it runs: its peak memory,
-from the
-tensor shapes of ``kernel/models.py`` and ``kernel/optimizers.py``, and a rough time, from a
-per-step cost model fitted on a 2-core CPU.
+from the tensor shapes of ``kernel/models.py`` and ``kernel/optimizers.py``, and a rough time,
+from a per-step cost model fitted on a 2-core CPU (``TIME_MODEL``), which
+``memlaws.theory.machine_speed`` scales to the machine it runs on.
 
 A group of ``R = S·L`` replicas (``S`` seeds × ``L`` step sizes) holds, in float32 unless said:
 
@@ -29,9 +29,10 @@ what a process's first ``train`` call takes beyond its tensors (``FIRST_CALL_BYT
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from memlaws.kernel.models import Hidden, LowRank, model_class
+from memlaws.kernel.models import Exponential, Hidden, LowRank, model_class
 from memlaws.kernel.optimizers import CHUNK_ELEMENTS, moves_distinct_rows
 from memlaws.kernel.setup import TrainingSetup
 from memlaws.kernel.training import replica_shards
@@ -46,18 +47,21 @@ BASELINE_BYTES = 250 * 2**20  # RSS of a memlaws process with torch loaded (meas
 # 18 to 20 MB measured for a one-replica group at d = 10, every model and optimizer
 FIRST_CALL_BYTES = 20 * 10**6
 
-# The time model: seconds per step (Python and dispatch), per multiply-add, per element pass,
-# per normal draw and per seeded generator (``time_features``). The last two were timed alone.
-# The first three were refitted on 2026-12-01 (non-negative least squares on the relative error)
-# to the 24 families of the paper's grid that the grid projection times (seed 0: 10 seeds × 4
-# step sizes at T = 102400, with their checkpoints; every model and optimizer, with and without
-# layer norm, d from 10 to 1000, B from 16 to 1024), on the 2-core CPU of the CI machine with
-# one torch thread: the estimate fell within 0.34× to 1.38× of the measured times (the former
-# fit, from 40 groups of 3 seeds before the dense steps got faster, gave 0.47× to 1.87× there).
+# The time model: seconds per step (Python and dispatch), per multiply-add, per entry of a
+# ``d × d`` memory streamed through (read or written), per element pass, per normal draw and per
+# seeded generator (``time_features``). The last two were timed alone. The first four were
+# fitted on 2026-12-01 (non-negative least squares on the relative error) to 64 families of the
+# paper's grid on a 2-core AMD EPYC VM without AVX-512, one torch thread: 40 drawn at random
+# (seed 1) and trained for 100 to 1000 steps, and the 24 that the grid projection times at
+# T = 102400. Left out of the fit one at a time, a family's estimate fell within 0.52× to 1.26×
+# of its measured time for 80% of them (0.17× to 2.8× at worst: the exponential model on folded
+# batches at d = 1000, bound by element passes out of cache; matrix SGD at d = 20, whose steps
+# are fewer ops than most). The former model, fitted on another machine, gave 0.06× to 0.58×
+# here. ``memlaws.theory.machine_speed`` scales it to the machine it runs on.
 # Large groups also pay for touching their memory the first time (page faults, copies):
-# ``TOUCH_SECONDS`` per byte of the estimated peak, set from groups of 0.3 to 2 GB. Another
-# machine, another torch or a GPU differs: the estimate is rough.
-TIME_MODEL = (9.2e-5, 2.3e-11, 1.7e-10, 8.0e-9, 1.2e-5)
+# ``TOUCH_SECONDS`` per byte of the estimated peak, set from groups of 0.3 to 2 GB. A GPU
+# differs: the estimate is for the CPU.
+TIME_MODEL = (4.6e-4, 5.2e-11, 9.3e-11, 5.9e-10, 8.0e-9, 1.2e-5)
 TOUCH_SECONDS = 0.5e-9
 
 
@@ -213,26 +217,34 @@ def _blocks(value: int, block: int) -> int:
     return -(-value // block)
 
 
-def _step_work(setup: TrainingSetup, shapes: Shapes) -> tuple[float, float]:
-    """Multiply-adds and element passes of one step, per replica, following the products of
-    ``kernel/models.py``'s low-rank, dense and exponential paths."""
+def _step_work(setup: TrainingSetup, shapes: Shapes) -> tuple[float, float, float]:
+    """Multiply-adds, entries of ``d × d`` memories streamed through and element passes of one
+    step, per replica, following ``kernel/models.py``'s classes: rank-``M`` SGD
+    (``LowRank``), hidden vectors (``Hidden``), a dense memory (``Dense``: products with ``W``
+    read it once each, its update reads and writes it) and the exponential model."""
     n, k, d, m = shapes.tokens, shapes.rows, shapes.dim, shapes.classes
     learned = setup.model == "learnable"
     adam = setup.optimizer == "adam"
     # Adam without moments or weight decay moves only the batch's rows of E on the CPU, at most
     # k of them; otherwise all n
     moved = k if moves_distinct_rows(setup, "cpu") else n
-    if setup.model == "exponential":
+    streamed = 0
+    kind = model_class(setup)
+    if kind is Exponential:
         macs, elements = 3 * k * d * m, 6 * k * d + (6 * moved * d + 5 * d * m if adam else 0)
-    elif setup.model == "matrix" and not adam and not setup.layernorm:
-        macs, elements = 2 * k * d * m + d * m * m, 4 * k * m
-    elif setup.layernorm:
-        macs, elements = (2 + learned) * k * d * d + 3 * k * d * m, 10 * k * d
-    else:
-        macs, elements = (2 + learned) * (d * d * m + k * d * m), 4 * k * m
-    if adam and setup.model != "exponential":
+    elif kind is LowRank:
+        macs, elements = 2 * k * d * m + d * m * m, (10 * k * d if setup.layernorm else 4 * k * m)
+    elif kind is Hidden:
+        macs, elements = n * k * d + 3 * k * d * m, 10 * k * d
+    else:  # Dense: W read by each product with it (e W, g_h Wᵀ; or Uᵀ Wᵀ, Pᵀ W), updated
+        streamed = (3 + learned) * d * d
+        if setup.layernorm:
+            macs, elements = (2 + learned) * k * d * d + 3 * k * d * m, 10 * k * d
+        else:
+            macs, elements = (2 + learned) * d * d * m + 3 * k * d * m, 4 * k * m
+    if adam and kind is not Exponential:
         elements += 5 * d * d + (6 * moved * d if learned else 0)
-    return float(macs), float(elements)
+    return float(macs), float(streamed), float(elements)
 
 
 def _drawing_work(setup: TrainingSetup, shapes: Shapes) -> tuple[float, float]:
@@ -249,31 +261,42 @@ def _drawing_work(setup: TrainingSetup, shapes: Shapes) -> tuple[float, float]:
 
 
 def time_features(setup: TrainingSetup, seeds: int, lrs: int) -> tuple[float, ...]:
-    """What the time model weighs: steps, multiply-adds, element passes, normal draws and
-    generators of ``train(setup, seeds, lrs)``, the final readout included."""
+    """What the time model weighs: steps, multiply-adds, entries of ``d × d`` memories
+    streamed, element passes, normal draws and generators of ``train(setup, seeds, lrs)``, the
+    final readout included."""
     shapes = Shapes.of(setup, seeds, lrs)
     r, n, d, m = shapes.replicas, shapes.tokens, shapes.dim, shapes.classes
-    macs, elements = _step_work(setup, shapes)
+    macs, streamed, elements = _step_work(setup, shapes)
     readout = r * (n * d * m + (0 if setup.model == "exponential" else d * d * m))
     checked = 4 * r * _parameter_entries(setup, shapes)
     draws, generators = _drawing_work(setup, shapes)
     return (
         float(shapes.steps),
         shapes.steps * r * macs + readout,
+        shapes.steps * r * streamed,
         shapes.steps * r * elements + checked,
         draws,
         generators,
     )
 
 
-def group_seconds(setup: TrainingSetup, seeds: int, lrs: int, sharded: bool = False) -> float:
+def group_seconds(
+    setup: TrainingSetup,
+    seeds: int,
+    lrs: int,
+    sharded: bool = False,
+    speed: Mapping[str, float] | None = None,
+) -> float:
     """A rough time of ``train(setup, seeds, lrs)`` on one CPU process (``TIME_MODEL``) with one
     torch thread; with ``sharded``, with this process's threads: a group whose replicas train in
     shards side by side (``memlaws.kernel.training.replica_shards``) takes the time over their
-    number."""
-    features = time_features(setup, seeds, lrs)
-    modelled = sum(cost * amount for cost, amount in zip(TIME_MODEL, features, strict=True))
-    seconds = modelled + TOUCH_SECONDS * group_memory(setup, seeds, lrs)
+    number. ``speed`` (``memlaws.theory.machine_speed.speed_factors``) scales the cost per step
+    by its ``steps`` factor and every other cost by its ``work`` factor."""
+    steps, *rest = time_features(setup, seeds, lrs)
+    scale = speed or {"steps": 1.0, "work": 1.0}
+    work = sum(cost * amount for cost, amount in zip(TIME_MODEL[1:], rest, strict=True))
+    work += TOUCH_SECONDS * group_memory(setup, seeds, lrs)
+    seconds = scale["steps"] * TIME_MODEL[0] * steps + scale["work"] * work
     return seconds / len(replica_shards(setup, seeds * lrs, "cpu")) if sharded else seconds
 
 

@@ -6,7 +6,7 @@ and their lines are ``memlaws.theory.simulate``'s."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -129,15 +129,18 @@ def _memory_check(
     return f"estimated peak memory: {readable_bytes(need)} ({largest_text}); {available}"
 
 
-def expected_seconds(plan: Plan, workers: int | None) -> dict[tuple, float]:
+def expected_seconds(
+    plan: Plan, workers: int | None, speed: Mapping[str, float] | None = None
+) -> dict[tuple, float]:
     """The cost model's seconds of each run to train, by ``run_key``: its family's ``train``
-    call (``memlaws.theory.cost.group_seconds``; sharded in this process, one thread per
-    worker with ``workers``) shared equally by the family's runs."""
+    call (``memlaws.theory.cost.group_seconds``, at ``speed``; sharded in this process, one
+    thread per worker with ``workers``) shared equally by the family's runs."""
     from memlaws.theory.cost import group_seconds
 
     expected = {}
     for family in family_groups(plan.groups):
-        seconds = group_seconds(*group_shape(longest_group(family)), sharded=not workers)
+        shape = group_shape(longest_group(family))
+        seconds = group_seconds(*shape, sharded=not workers, speed=speed)
         runs = [run for group in family for run in group]
         expected |= {run_key(run): seconds / len(runs) for run in runs}
     return expected
@@ -145,16 +148,26 @@ def expected_seconds(plan: Plan, workers: int | None) -> dict[tuple, float]:
 
 def _time_text(plan: Plan, device: str, workers: int | None) -> str:
     from memlaws.theory.cost import readable_seconds
+    from memlaws.theory.machine_speed import speed_factors
 
     if not plan.groups:
         return "estimated time: none (nothing to train)"
-    seconds = sum(expected_seconds(plan, workers).values())
+    if device != "cpu":
+        speed, where = None, f"on the fitting machine's CPU (no model for {device})"
+    else:
+        speed, where = speed_factors(), "on this CPU"
+    seconds = sum(expected_seconds(plan, workers, speed).values())
     if workers:
         seconds /= workers
-    where = "on this CPU" if device == "cpu" else f"on a CPU (no model for {device})"
+    scaled = ""
+    if speed is not None:
+        scaled = (
+            f"; scaled to this machine by two probe groups, which took {speed['steps']:.2g} and "
+            f"{speed['work']:.2g} times as long here"
+        )
     return (
         f"estimated time: about {readable_seconds(seconds)} {where} (rough: the cost model was "
-        "fitted on a 2-core CPU, within 0.34× to 1.38× there)"
+        f"fitted on a 2-core CPU, within 0.5× to 1.3× of 80% of the groups there{scaled})"
     )
 
 
