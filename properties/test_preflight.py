@@ -205,6 +205,28 @@ def test_a_grid_too_large_for_memory_is_refused_with_its_estimate(tmp_path, caps
     assert not out.exists()
 
 
+def test_a_gpu_run_counts_the_device_and_the_cpu_apart(tmp_path, monkeypatch):
+    """On a GPU the draws are made on the CPU and copied over: the device's estimate leaves the
+    CPU's caches and drawing out, and a run whose draws would not fit in the CPU's memory is
+    refused before any run starts, however much the device has."""
+    from memlaws.kernel.setup import TrainingSetup
+    from memlaws.theory import sweep
+
+    setup = TrainingSetup("learnable", "sgd", 100, 5, 1000, 2.0, 1024, 16)
+    on_cpu, on_gpu = cost.group_memory(setup, 10, 4), cost.group_memory(setup, 10, 4, "cuda:0")
+    drawn = 4 * 10 * 1000 * 1000  # the seeds' W₀, in float32, cached on the CPU
+    assert on_gpu < on_cpu and cost.host_memory(setup, 10, 4) >= cost.DRAW_CACHE_SETS * drawn
+    grid = write_grid(tmp_path, {"d": 30_000, "optimizer": "Adam", "seed": list(range(10))})
+    plan = sweep.plan(Path(grid), None, False)
+    free = {"cuda:0": 10**15, "cpu": 100 * 10**9}
+    monkeypatch.setattr(preflight, "available_memory", lambda device: free[device])
+    with pytest.raises(ValueError, match=r"drawing on the CPU, needs about \d+ GB of memory"):
+        sweep._memory_check(plan, "cuda:0", None, None)
+    free["cpu"] = 10**15
+    text = sweep._memory_check(plan, "cuda:0", None, None, streams=2)
+    assert "on the CPU for the draws" in text and "available on cuda:0" in text
+
+
 def test_a_report_that_would_not_fit_is_refused(tmp_path, capsys, no_simulation, monkeypatch):
     monkeypatch.setattr(preflight, "available_memory", lambda device: 10**6)
     assert main(commands(tmp_path)["report"]) == 2

@@ -197,10 +197,11 @@ def _finish(setup: TrainingSetup, shapes: Shapes) -> int:
 
 
 def group_memory(setup: TrainingSetup, seeds: int, lrs: int, device: str = "cpu") -> int:
-    """Estimated peak bytes of ``train(setup, seeds, lrs)`` beyond the process baseline: on the
-    CPU what a first call adds, and the larger of the drawing phase and the training phase
-    (kept draws, parameters, tokens, the model's state, Adam's buffers, and the larger of a
-    step's temporaries and the final readout)."""
+    """Estimated peak bytes of ``train(setup, seeds, lrs)`` on ``device`` beyond the process
+    baseline. On the CPU: what a first call adds, the normal blocks' cache, and the larger of
+    the drawing phase and the training phase (kept draws, parameters, tokens, the model's
+    state, Adam's buffers, and the larger of a step's temporaries and the final readout). On
+    another device, the training phase alone: the draws are made on the CPU (``host_memory``)."""
     shapes = Shapes.of(setup, seeds, lrs)
     training = (
         _kept(setup, shapes, device)
@@ -209,8 +210,20 @@ def group_memory(setup: TrainingSetup, seeds: int, lrs: int, device: str = "cpu"
         + _optimizer(setup, shapes, device)
         + max(_step(setup, shapes), _finish(setup, shapes))
     )
-    first_call = FIRST_CALL_BYTES if device == "cpu" else 0
-    return first_call + _draw_cache(setup, shapes) + max(_drawing(setup, shapes), training)
+    if device != "cpu":
+        return training
+    return FIRST_CALL_BYTES + _draw_cache(setup, shapes) + max(_drawing(setup, shapes), training)
+
+
+def host_memory(setup: TrainingSetup, seeds: int, lrs: int) -> int:
+    """Estimated peak bytes of ``train(setup, seeds, lrs)`` on another device that stay on the
+    CPU, beyond the process baseline: what a first call adds, the normal blocks' cache, and the
+    larger of the drawing phase and the draws and samples ``memlaws.kernel`` keeps cached
+    (``DRAW_CACHE_SETS`` groups' worth), from which the device's copies are made."""
+    shapes = Shapes.of(setup, seeds, lrs)
+    per_seed = FLOAT * _parameter_entries(setup, shapes) + INDEX * shapes.samples
+    cached = DRAW_CACHE_SETS * shapes.seeds * per_seed
+    return FIRST_CALL_BYTES + _draw_cache(setup, shapes) + max(_drawing(setup, shapes), cached)
 
 
 def _blocks(value: int, block: int) -> int:

@@ -98,7 +98,7 @@ def _memory_check(
     plan: Plan, device: str, workers: int | None, scheduler: str | None, streams: int = 1
 ) -> str:
     """Refuse a plan that would not fit in memory; the estimate, in words."""
-    from memlaws.theory.cost import group_memory, readable_bytes
+    from memlaws.theory.cost import group_memory, host_memory, readable_bytes
     from memlaws.theory.preflight import available_memory, check_fits
 
     if scheduler is not None:
@@ -112,12 +112,14 @@ def _memory_check(
         what = f"{workers} workers at once, the largest being {what}"
     elif streams > 1:
         what = f"{streams} groups at once on CUDA streams, the largest being {what}"
-    check_fits(
-        need,
-        device,
-        what,
-        "reduce d, N or ntrain, or split the seeds and lrs over several grids",
-    )
+    advice = "reduce d, N or ntrain, or split the seeds and lrs over several grids"
+    check_fits(need, device, what, advice)
+    host_text = ""
+    if device != "cpu":  # the draws are made on the CPU, then copied to the device
+        host = sorted((host_memory(*group_shape(g)) for g in plan.groups), reverse=True)
+        host_need = sum(host[: streams if workers is None else workers])
+        check_fits(host_need, "cpu", f"{what}, drawing on the CPU,", advice)
+        host_text = f"; {readable_bytes(host_need)} on the CPU for the draws"
     free = available_memory(device)
     available = f"{readable_bytes(free) if free is not None else 'unknown'} available on {device}"
     largest_text = f"largest group {_shared(largest)}, {_replicas(seeds, lrs)}"
@@ -126,7 +128,7 @@ def _memory_check(
         largest_text = f"{workers} worker processes at once; {largest_text}: {largest_need}"
     elif streams > 1:
         largest_text = f"{streams} groups at once on CUDA streams; {largest_text}: {largest_need}"
-    return f"estimated peak memory: {readable_bytes(need)} ({largest_text}); {available}"
+    return f"estimated peak memory: {readable_bytes(need)} ({largest_text}){host_text}; {available}"
 
 
 def expected_seconds(
