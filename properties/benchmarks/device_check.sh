@@ -4,6 +4,8 @@
 # CUDA graphs, the score kernel's bandwidth by the torch and the Triton kernels, and the paper's
 # whole grid through `memlaws simulate --device cuda`, timed one family after another and with
 # --streams 8 (the same lines both ways). Each part is bounded; the whole within BUDGET seconds.
+# One call: `OUT=$OUT bash properties/benchmarks/device_check.sh`; split over two calls made at
+# once (the machine stays warm 30 s): PARTS="agreement graphs bandwidth", then PARTS=grid.
 set -uo pipefail
 OUT="${OUT:-device-logs}"
 # the whole script keeps within BUDGET seconds (one device call runs 600 s at most): the two
@@ -26,12 +28,21 @@ fi
 "$PYTHON" -c "import memlaws.kernel, memlaws.theory, properties" || { echo "memlaws not importable" | tee "$OUT/summary.txt"; exit 1; }
 nvidia-smi > "$OUT/machine.txt" 2>&1
 "$PYTHON" -c "import torch; print(torch.__version__, torch.cuda.get_device_name())" >> "$OUT/machine.txt" 2>&1
-# `tox -e gpu`'s command (tox itself cannot be installed there: nothing can be fetched); without
-# --ignore it would also run the benchmarks, the whole grid among them
-timeout 240 "$PYTHON" -m pytest -m gpu --ignore=properties/benchmarks -q -p no:cacheprovider \
-    > "$OUT/agreement.log" 2>&1
-echo "agreement tests: exit $?" | tee "$OUT/summary.txt"
-timeout 120 "$PYTHON" - > "$OUT/graphs.log" 2>&1 <<'PY'
+: > "$OUT/summary.txt"
+# PARTS picks what runs (all four by default), so that a short lease can split them over two calls
+PARTS=" ${PARTS:-agreement graphs bandwidth grid} "
+part() { [[ "$PARTS" == *" $1 "* ]]; }
+if part agreement; then
+    # `tox -e gpu`'s command (tox cannot be installed there: nothing can be fetched), on 8 of the
+    # machine's 16 cores; without --ignore it would also run the benchmarks, the grid among them
+    timeout 270 "$PYTHON" -m pytest -m gpu --ignore=properties/benchmarks -q -p no:cacheprovider \
+        -n 8 --durations=15 > "$OUT/agreement.log" 2>&1
+    echo "agreement tests: exit $?, $(tail -1 "$OUT/agreement.log")" | tee -a "$OUT/summary.txt"
+fi
+# the grid's steps: CUDA graphs unless the graphs part fails below (or GRID_STEPS says)
+grid_steps="${GRID_STEPS:-graphs}"
+if part graphs; then
+timeout 100 "$PYTHON" - > "$OUT/graphs.log" 2>&1 <<'PY'
 # whole 40-run groups with their steps replayed from CUDA graphs (the default) and launched one
 # by one (graph_steps=0): the B = 16 groups are launch-bound, and set the grid's time
 import json, time, torch
@@ -55,10 +66,15 @@ PY
 graphs_exit=$?
 echo "graphs against eager steps: exit $graphs_exit" | tee -a "$OUT/summary.txt"
 # if the graphs failed there, time the grid with eager steps rather than lose the measurement
-grid_steps=$([ "$graphs_exit" = 0 ] && echo graphs || echo eager)
-timeout 120 "$PYTHON" -m pytest properties/benchmarks/test_gpu_speed.py -m gpu --benchmark-only \
-    -k bandwidth --benchmark-json="$OUT/bandwidth.json" -q -p no:cacheprovider > "$OUT/bandwidth.log" 2>&1
-echo "bandwidth benchmark: exit $?" | tee -a "$OUT/summary.txt"
+[ "$graphs_exit" = 0 ] || grid_steps=eager
+fi
+if part bandwidth; then
+    timeout 100 "$PYTHON" -m pytest properties/benchmarks/test_gpu_speed.py -m gpu \
+        --benchmark-only -k bandwidth --benchmark-json="$OUT/bandwidth.json" -q \
+        -p no:cacheprovider > "$OUT/bandwidth.log" 2>&1
+    echo "bandwidth benchmark: exit $?" | tee -a "$OUT/summary.txt"
+fi
+part grid || exit 0
 # the grid last, and bounded: the device's time is short (308 s before the graphs). First one
 # family after another (the default), then 8 families at once on CUDA streams (--streams 8);
 # both must write the same lines
