@@ -20,6 +20,8 @@ import torch
 from memlaws.kernel.reference_training import train_reference
 from memlaws.kernel.setup import TrainingSetup
 from memlaws.kernel.training import intra_op_threads, train
+from memlaws.theory.cost import group_seconds
+from memlaws.theory.machine_speed import speed_factors
 from memlaws.theory.simulate import checked_grid, expand, setup_of, simulate
 
 PAPER_SEEDS = list(range(10))
@@ -58,8 +60,13 @@ CLASSES = [
 
 @pytest.mark.parametrize("name", list(SETUPS))
 def test_train_a_paper_grid_group(benchmark, name):
-    """One group of the paper's grid: 10 seeds × 4 step sizes trained together (R = 40)."""
+    """One group of the paper's grid: 10 seeds × 4 step sizes trained together (R = 40).
+    ``extra_info``: what ``simulate --dry-run`` would estimate for it (the time model, scaled to
+    this machine by its probes) over the median measured here, to follow the model's accuracy
+    from machine to machine."""
     benchmark.pedantic(train, (SETUPS[name], PAPER_SEEDS, PAPER_LRS), rounds=3)
+    estimate = group_seconds(SETUPS[name], 10, 4, sharded=True, speed=speed_factors())
+    benchmark.extra_info["estimate_over_measured"] = estimate / benchmark.stats.stats.median
 
 
 def _median_seconds(function, repeats: int = 3) -> float:
