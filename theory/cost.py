@@ -55,9 +55,11 @@ FIRST_CALL_BYTES = 20 * 10**6
 # (seed 1) and trained for 100 to 1000 steps, and the 24 that the grid projection times at
 # T = 102400. Left out of the fit one at a time, a family's estimate fell within 0.52× to 1.26×
 # of its measured time for 80% of them (0.17× to 2.8× at worst: the exponential model on folded
-# batches at d = 1000, bound by element passes out of cache; matrix SGD at d = 20, whose steps
-# are fewer ops than most). The former model, fitted on another machine, gave 0.06× to 0.58×
-# here. ``memlaws.theory.machine_speed`` scales it to the machine it runs on.
+# batches at d = 1000, bound by element passes out of cache; the learnable model under SGD at
+# d = 1000, 0.26× to 0.37×, whose rank-M update of W runs at half an element pass's speed in
+# MKL; matrix SGD at d = 20, whose steps are fewer ops than most). The former model, fitted on
+# another machine, gave 0.06× to 0.58× here. ``memlaws.theory.machine_speed`` scales it to the
+# machine it runs on.
 # Large groups also pay for touching their memory the first time (page faults, copies):
 # ``TOUCH_SECONDS`` per byte of the estimated peak, set from groups of 0.3 to 2 GB. A GPU
 # differs: the estimate is for the CPU.
