@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -70,6 +71,10 @@ ROW_SET_MAX_TOKENS_PER_ROW = 64  # row sets are formed in bulk when N â‰¤ this Ã
 ONEHOT_CHUNK = 2**18  # one-hot targets are formed for this many entries' worth of steps at once
 GRAPH_STEPS = 32  # steps per captured CUDA graph (StepChunks)
 GRAPH_WARMUP_STEPS = 2  # steps run eagerly, on a side stream, before a graph is captured
+# one capture at a time in a process: entering a capture empties torch's allocator cache, which
+# torch refuses while another thread's capture is under way (families may train side by side in
+# threads, memlaws.theory.simulate); the others go on replaying and stepping meanwhile
+_CAPTURE = threading.Lock()
 
 
 def train(
@@ -417,7 +422,10 @@ class StepChunks:
             self.graph = torch.cuda.CUDAGraph()
             # captured on this chunker's own stream, and only this thread's calls can break
             # it: families may train side by side in threads (memlaws.theory.simulate)
-            with torch.cuda.graph(self.graph, stream=self.side, capture_error_mode="thread_local"):
+            capture = torch.cuda.graph(
+                self.graph, stream=self.side, capture_error_mode="thread_local"
+            )
+            with _CAPTURE, capture:
                 self._steps()
         self.graph.replay()
 
